@@ -1,0 +1,304 @@
+// Package config reads the server's settings from the environment (and a
+// .env file), applies defaults and validates every value, reporting each bad
+// one on its own line.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the server. The README's configuration table
+// documents each variable; keep the two in step.
+type Config struct {
+	Environment string // ENVIRONMENT: local, development, staging, production
+	ProjectName string // PROJECT_NAME
+	APIPrefix   string // API_V1_PREFIX
+	HTTPAddr    string // HTTP_ADDR, or ":"+PORT
+	DataDir     string // DATA_DIR
+	DatabaseURL string // DATABASE_URL; empty means SQLite in DataDir
+	LogLevel    string // LOG_LEVEL
+	PublicURL   string // BACKEND_BASE_URL
+
+	AuthMode                  string        // AUTH_MODE
+	JWTSecret                 string        // JWT_SECRET
+	JWTAlgorithm              string        // JWT_ALGORITHM
+	AccessTokenTTL            time.Duration // ACCESS_TOKEN_TTL
+	SessionTTL                time.Duration // SESSION_TTL
+	RefreshReuseGrace         time.Duration // REFRESH_TOKEN_REUSE_GRACE
+	EmailConfirmationRequired bool          // EMAIL_CONFIRMATION_REQUIRED
+	PasswordResetURL          string        // PASSWORD_RESET_URL
+	EmailVerifyURL            string        // EMAIL_VERIFY_URL
+	Argon2MemoryKiB           uint32        // ARGON2_MEMORY_KIB
+	Argon2Iterations          uint32        // ARGON2_ITERATIONS
+	Argon2Parallelism         uint8         // ARGON2_PARALLELISM
+	PasswordHashConcurrency   int           // PASSWORD_HASH_CONCURRENCY
+	VaultKeys                 string        // VAULT_KEYS
+
+	AccountDeletionWindow time.Duration // ACCOUNT_DELETION_WINDOW
+	AccountPurgeInterval  time.Duration // ACCOUNT_PURGE_INTERVAL
+
+	APIRateLimitPerMinute         int  // API_RATE_LIMIT_PER_MINUTE
+	AuthRateLimitPerMinute        int  // AUTH_RATE_LIMIT_PER_MINUTE (per IP)
+	AuthAccountRateLimitPerMinute int  // AUTH_ACCOUNT_RATE_LIMIT_PER_MINUTE
+	TrustProxyHeaders             bool // TRUST_PROXY_HEADERS
+	CORSOrigins                   []string
+
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
+
+	SMTPHost     string // SMTP_HOST
+	SMTPPort     int    // SMTP_PORT
+	SMTPUsername string // SMTP_USERNAME
+	SMTPPassword string // SMTP_PASSWORD
+	SMTPFrom     string // SMTP_FROM
+
+	Supabase  Supabase
+	Providers ProviderKeys
+}
+
+// Supabase holds the original server's Supabase settings.
+type Supabase struct {
+	URL               string // SUPABASE_URL
+	AnonKey           string // SUPABASE_ANON_KEY
+	ServiceRoleKey    string // SUPABASE_SERVICE_ROLE_KEY
+	BucketAudio       string // SUPABASE_STORAGE_BUCKET_AUDIO
+	BucketArt         string // SUPABASE_STORAGE_BUCKET_ART
+	BucketTranscripts string // SUPABASE_STORAGE_BUCKET_TRANSCRIPTS
+}
+
+// ProviderKeys are the server-wide provider keys, used only when a user has
+// stored none of their own and the operator allows it.
+type ProviderKeys struct {
+	Gemini       string // GEMINI_API_KEY
+	OpenAI       string // OPENAI_API_KEY
+	Groq         string // GROQ_API_KEY
+	OpenRouter   string // OPENROUTER_API_KEY
+	Firecrawl    string // FIRECRAWL_API_KEY
+	Hyperbrowser string // HYPERBROWSER_API_KEY
+	ImageRouter  string // IMAGEROUTER_API_KEY
+}
+
+// Production reports whether ENVIRONMENT is production.
+func (c *Config) Production() bool { return c.Environment == "production" }
+
+// SQLitePath is the database file used when DATABASE_URL is empty.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "echogen.db") }
+
+// MediaDir is where the local object store keeps files.
+func (c *Config) MediaDir() string { return filepath.Join(c.DataDir, "media") }
+
+// Load reads the configuration. getenv is consulted first, then dotenv (the
+// parsed .env file, may be nil). Every invalid value is reported, one per
+// line, in the returned error.
+func Load(getenv func(string) string, dotenv map[string]string) (*Config, error) {
+	r := reader{get: func(k string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return strings.TrimSpace(dotenv[k])
+	}}
+	c := &Config{
+		Environment: r.oneOf("ENVIRONMENT", "local", "local", "development", "test", "staging", "production"),
+		ProjectName: r.str("PROJECT_NAME", "EchoGen.ai API"),
+		APIPrefix:   r.str("API_V1_PREFIX", "/api/v1"),
+		DataDir:     r.str("DATA_DIR", "./data"),
+		DatabaseURL: r.str("DATABASE_URL", ""),
+		LogLevel:    r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		PublicURL:   r.url("BACKEND_BASE_URL"),
+
+		AuthMode:                  r.oneOf("AUTH_MODE", "builtin", "builtin", "supabase"),
+		JWTSecret:                 r.str("JWT_SECRET", ""),
+		JWTAlgorithm:              r.oneOf("JWT_ALGORITHM", "HS256", "HS256", "HS384", "HS512"),
+		AccessTokenTTL:            r.duration("ACCESS_TOKEN_TTL", 15*time.Minute, time.Minute, 24*time.Hour),
+		SessionTTL:                r.duration("SESSION_TTL", 30*24*time.Hour, time.Hour, 365*24*time.Hour),
+		RefreshReuseGrace:         r.duration("REFRESH_TOKEN_REUSE_GRACE", 10*time.Second, 0, 5*time.Minute),
+		EmailConfirmationRequired: r.boolean("EMAIL_CONFIRMATION_REQUIRED", false),
+		PasswordResetURL:          r.url("PASSWORD_RESET_URL"),
+		EmailVerifyURL:            r.url("EMAIL_VERIFY_URL"),
+		Argon2MemoryKiB:           uint32(r.integer("ARGON2_MEMORY_KIB", 19456, 8192, 1<<20)),
+		Argon2Iterations:          uint32(r.integer("ARGON2_ITERATIONS", 2, 1, 20)),
+		Argon2Parallelism:         uint8(r.integer("ARGON2_PARALLELISM", 1, 1, 16)),
+		PasswordHashConcurrency:   r.integer("PASSWORD_HASH_CONCURRENCY", 0, 0, 256),
+		VaultKeys:                 r.str("VAULT_KEYS", ""),
+
+		AccountDeletionWindow: r.duration("ACCOUNT_DELETION_WINDOW", 30*24*time.Hour, time.Minute, 365*24*time.Hour),
+		AccountPurgeInterval:  r.duration("ACCOUNT_PURGE_INTERVAL", time.Hour, time.Minute, 7*24*time.Hour),
+
+		APIRateLimitPerMinute:         r.integer("API_RATE_LIMIT_PER_MINUTE", 120, 0, 1_000_000),
+		AuthRateLimitPerMinute:        r.integer("AUTH_RATE_LIMIT_PER_MINUTE", 30, 0, 1_000_000),
+		AuthAccountRateLimitPerMinute: r.integer("AUTH_ACCOUNT_RATE_LIMIT_PER_MINUTE", 10, 0, 1_000_000),
+		TrustProxyHeaders:             r.boolean("TRUST_PROXY_HEADERS", false),
+		CORSOrigins:                   r.list("CORS_ORIGINS", []string{"*"}),
+
+		ShutdownTimeout: r.duration("SHUTDOWN_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
+
+		SMTPHost:     r.str("SMTP_HOST", ""),
+		SMTPPort:     r.integer("SMTP_PORT", 587, 1, 65535),
+		SMTPUsername: r.str("SMTP_USERNAME", ""),
+		SMTPPassword: r.str("SMTP_PASSWORD", ""),
+		SMTPFrom:     r.str("SMTP_FROM", ""),
+
+		Supabase: Supabase{
+			URL:               r.url("SUPABASE_URL"),
+			AnonKey:           r.str("SUPABASE_ANON_KEY", ""),
+			ServiceRoleKey:    r.str("SUPABASE_SERVICE_ROLE_KEY", ""),
+			BucketAudio:       r.str("SUPABASE_STORAGE_BUCKET_AUDIO", "podcast-audio"),
+			BucketArt:         r.str("SUPABASE_STORAGE_BUCKET_ART", "cover-art"),
+			BucketTranscripts: r.str("SUPABASE_STORAGE_BUCKET_TRANSCRIPTS", "transcripts"),
+		},
+		Providers: ProviderKeys{
+			Gemini:       r.str("GEMINI_API_KEY", ""),
+			OpenAI:       r.str("OPENAI_API_KEY", ""),
+			Groq:         r.str("GROQ_API_KEY", ""),
+			OpenRouter:   r.str("OPENROUTER_API_KEY", ""),
+			Firecrawl:    r.str("FIRECRAWL_API_KEY", ""),
+			Hyperbrowser: r.str("HYPERBROWSER_API_KEY", ""),
+			ImageRouter:  r.str("IMAGEROUTER_API_KEY", ""),
+		},
+	}
+	c.HTTPAddr = r.str("HTTP_ADDR", "")
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = ":" + strconv.Itoa(r.integer("PORT", 8000, 1, 65535))
+	}
+	c.validate(&r)
+	if len(r.problems) > 0 {
+		return nil, errors.New("invalid configuration:\n  " + strings.Join(r.problems, "\n  "))
+	}
+	return c, nil
+}
+
+func (c *Config) validate(r *reader) {
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		r.fail("HTTP_ADDR", c.HTTPAddr, "must be host:port or :port")
+	}
+	if !strings.HasPrefix(c.APIPrefix, "/") || strings.HasSuffix(c.APIPrefix, "/") {
+		r.fail("API_V1_PREFIX", c.APIPrefix, "must start with / and not end with /")
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			r.problems = append(r.problems, "DATABASE_URL: must be a postgres:// or postgresql:// URL")
+		}
+	}
+	if c.AuthMode == "supabase" {
+		r.problems = append(r.problems, "AUTH_MODE=supabase: not available in this version yet; use builtin")
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		r.problems = append(r.problems, "JWT_SECRET: must be at least 32 characters")
+	}
+	if c.Production() {
+		if c.JWTSecret == "" {
+			r.problems = append(r.problems, "JWT_SECRET: required when ENVIRONMENT=production")
+		}
+		if c.VaultKeys == "" {
+			r.problems = append(r.problems, "VAULT_KEYS: required when ENVIRONMENT=production")
+		}
+	}
+	if c.SMTPHost != "" && c.SMTPFrom == "" {
+		r.problems = append(r.problems, "SMTP_FROM: required when SMTP_HOST is set")
+	}
+}
+
+// reader collects problems while reading variables, so one run reports
+// every bad value at once.
+type reader struct {
+	get      func(string) string
+	problems []string
+}
+
+func (r *reader) fail(key, val, why string) {
+	r.problems = append(r.problems, fmt.Sprintf("%s=%q: %s", key, val, why))
+}
+
+func (r *reader) str(key, def string) string {
+	if v := r.get(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) oneOf(key, def string, allowed ...string) string {
+	v := r.get(key)
+	if v == "" {
+		return def
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			return a
+		}
+	}
+	r.fail(key, v, "must be one of "+strings.Join(allowed, ", "))
+	return def
+}
+
+func (r *reader) integer(key string, def, lo, hi int) int {
+	v := r.get(key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(key, v, fmt.Sprintf("must be a whole number from %d to %d", lo, hi))
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(key string, def, lo, hi time.Duration) time.Duration {
+	v := r.get(key)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		r.fail(key, v, fmt.Sprintf("must be a duration such as 90s or 2h, from %s to %s", lo, hi))
+		return def
+	}
+	return d
+}
+
+func (r *reader) boolean(key string, def bool) bool {
+	v := r.get(key)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(key, v, "must be true or false")
+		return def
+	}
+	return b
+}
+
+func (r *reader) url(key string) string {
+	v := r.get(key)
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.fail(key, v, "must be an http(s) URL")
+		return ""
+	}
+	return strings.TrimRight(v, "/")
+}
+
+func (r *reader) list(key string, def []string) []string {
+	v := r.get(key)
+	if v == "" {
+		return def
+	}
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}

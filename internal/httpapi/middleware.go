@@ -1,0 +1,132 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/echogen/server/internal/echogen"
+)
+
+// requestInfo travels with each request: its id, the caller once known,
+// and a logger that carries both.
+type requestInfo struct {
+	id     string
+	ip     string
+	userID string
+	log    *slog.Logger
+}
+
+type requestInfoKey struct{}
+
+// requestInfoFrom returns the request's info; outside a request (tests of
+// pieces) it returns a usable stand-in.
+func requestInfoFrom(ctx context.Context) *requestInfo {
+	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		return info
+	}
+	return &requestInfo{log: slog.New(slog.DiscardHandler)}
+}
+
+const maxRequestIDLength = 128
+
+// validRequestID accepts caller-chosen ids that are safe to echo and log.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLength {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// observe gives each request an id (X-Request-ID, kept when the caller sent
+// a sane one), recovers panics into a JSON 500, and logs one line per
+// request with method, route, status, latency and user id.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now() // latency is measured, not business time: no injected clock
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			id = echogen.NewID()
+		}
+		info := &requestInfo{id: id, ip: s.clientIP(r)}
+		info.log = s.log.With("request_id", id)
+		w.Header().Set("X-Request-ID", id)
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				info.log.Error("panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if ww.Status() == 0 {
+					writeError(ww, r, errors.New("panic"))
+				}
+			}
+			route := ""
+			if rc := chi.RouteContext(r.Context()); rc != nil {
+				route = rc.RoutePattern()
+			}
+			status := ww.Status()
+			if status == 0 {
+				status = http.StatusOK
+			}
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			info.log.LogAttrs(r.Context(), level, "request",
+				slog.String("method", r.Method),
+				slog.String("route", route),
+				slog.Int("status", status),
+				slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+				slog.Int("bytes", ww.BytesWritten()),
+				slog.String("user_id", info.userID),
+				slog.String("ip", info.ip),
+			)
+		}()
+		next.ServeHTTP(ww, r)
+	})
+}
+
+// clientIP is the peer address, or the first X-Forwarded-For hop when the
+// operator says a trusted proxy sets it.
+func (s *Server) clientIP(r *http.Request) string {
+	if s.opts.TrustProxyHeaders {
+		if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
+			first, _, _ := strings.Cut(fwd, ",")
+			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// notFound and methodNotAllowed answer unknown routes in the API's shape.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeErrorResponse(w, &errorResponse{status: http.StatusNotFound, Detail: "Not Found", Code: "not_found", RequestID: requestInfoFrom(r.Context()).id})
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeErrorResponse(w, &errorResponse{status: http.StatusMethodNotAllowed, Detail: "Method Not Allowed", Code: "method_not_allowed", RequestID: requestInfoFrom(r.Context()).id})
+}

@@ -1,0 +1,127 @@
+// Package httpapi serves the EchoGen.ai v1 API over HTTP: routes, request
+// and response shapes, authentication, rate limits and the mapping of
+// domain errors to statuses. Handlers call domain services only.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humachi"
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/cors"
+
+	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/ratelimit"
+	"github.com/echogen/server/internal/swaggerui"
+)
+
+// Version is the API version reported by /health and the OpenAPI document.
+// It stays at the original server's value: clients and health checks
+// compare against it.
+const Version = "0.1.0"
+
+// maxRateLimitKeys bounds the memory of each rate limiter.
+const maxRateLimitKeys = 100_000
+
+// Options are the HTTP layer's settings.
+type Options struct {
+	ProjectName                   string
+	Environment                   string
+	APIPrefix                     string
+	CORSOrigins                   []string
+	TrustProxyHeaders             bool
+	APIRateLimitPerMinute         int
+	AuthRateLimitPerMinute        int // per client IP and auth endpoint
+	AuthAccountRateLimitPerMinute int // per account and auth endpoint
+}
+
+// ReadinessCheck is one dependency /ready checks.
+type ReadinessCheck struct {
+	Name  string
+	Check func(context.Context) error
+}
+
+// Server is the HTTP API.
+type Server struct {
+	accounts *echogen.AccountService
+	ready    []ReadinessCheck
+	clock    echogen.Clock
+	log      *slog.Logger
+	opts     Options
+
+	apiLimit      *ratelimit.Limiter
+	authIPLimit   *ratelimit.Limiter
+	authAcctLimit *ratelimit.Limiter
+
+	handler http.Handler
+}
+
+// NewServer returns the API as an http.Handler.
+func NewServer(accounts *echogen.AccountService, ready []ReadinessCheck, clock echogen.Clock, log *slog.Logger, opts Options) *Server {
+	if opts.APIPrefix == "" {
+		opts.APIPrefix = "/api/v1"
+	}
+	s := &Server{
+		accounts:      accounts,
+		ready:         ready,
+		clock:         clock,
+		log:           log,
+		opts:          opts,
+		apiLimit:      ratelimit.New(clock, opts.APIRateLimitPerMinute, opts.APIRateLimitPerMinute, maxRateLimitKeys),
+		authIPLimit:   ratelimit.New(clock, opts.AuthRateLimitPerMinute, opts.AuthRateLimitPerMinute, maxRateLimitKeys),
+		authAcctLimit: ratelimit.New(clock, opts.AuthAccountRateLimitPerMinute, opts.AuthAccountRateLimitPerMinute, maxRateLimitKeys),
+	}
+
+	router := chi.NewRouter()
+	router.NotFound(notFound)
+	router.MethodNotAllowed(methodNotAllowed)
+
+	config := huma.DefaultConfig(opts.ProjectName, Version)
+	config.OpenAPIPath = "/openapi"
+	config.DocsPath = "" // served below from embedded assets, not a CDN
+	config.SchemasPath = ""
+	config.CreateHooks = nil // no "$schema" keys in bodies: the client's shapes are exact
+	config.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT"},
+	}
+	api := humachi.New(router, config)
+	api.UseMiddleware(s.authenticate)
+
+	s.registerHealth(api)
+	s.registerAuth(api)
+	s.registerProfile(api)
+	s.registerAccount(api)
+
+	docs := swaggerui.Handler("/docs", "/openapi.json")
+	router.Handle("/docs", docs)
+	router.Handle("/docs/*", docs)
+
+	corsHandler := cors.New(cors.Options{
+		AllowedOrigins:   opts.CORSOrigins,
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete, http.MethodOptions},
+		AllowedHeaders:   []string{"*"},
+		ExposedHeaders:   []string{"X-Request-ID", "X-Job-ID", "Retry-After"},
+		AllowCredentials: !containsWildcard(opts.CORSOrigins),
+		MaxAge:           600,
+	})
+	s.handler = s.observe(corsHandler.Handler(router))
+	return s
+}
+
+func containsWildcard(origins []string) bool {
+	for _, o := range origins {
+		if o == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// path joins the API prefix and a route.
+func (s *Server) path(route string) string { return s.opts.APIPrefix + route }

@@ -1,0 +1,137 @@
+// Package jobs runs the server's background work on River: durable jobs in
+// the same database as everything else (SQLite or PostgreSQL), worked by
+// in-process workers, stopped cleanly on shutdown.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/echogen/server/internal/echogen"
+)
+
+// riverClient is what Queue needs of a river.Client, whatever its driver.
+type riverClient interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
+	PeriodicJobs() *river.PeriodicJobBundle
+}
+
+// Sealer encrypts job arguments that must not sit in the database in clear
+// text, such as mail carrying a password-reset token.
+type Sealer interface {
+	Seal(plaintext, aad []byte) ([]byte, error)
+	Open(sealed, aad []byte) ([]byte, error)
+}
+
+// Options tune the queue.
+type Options struct {
+	// Workers is how many jobs run at once in this process.
+	Workers int
+	// PollInterval is how often River looks for new jobs where it cannot be
+	// told (SQLite). Zero keeps River's default of one second.
+	PollInterval time.Duration
+}
+
+// Queue is the server's job queue.
+type Queue struct {
+	client  riverClient
+	workers *river.Workers
+	sealer  Sealer
+	log     *slog.Logger
+}
+
+// NewSQLite returns a queue on a SQLite database. db must be the single
+// writer connection pool.
+func NewSQLite(db *sql.DB, mailer echogen.Mailer, sealer Sealer, log *slog.Logger, opts Options) (*Queue, error) {
+	return newQueue(riversqlite.New(db), mailer, sealer, log, opts)
+}
+
+// NewPostgres returns a queue on a PostgreSQL database.
+func NewPostgres(pool *pgxpool.Pool, mailer echogen.Mailer, sealer Sealer, log *slog.Logger, opts Options) (*Queue, error) {
+	return newQueue(riverpgxv5.New(pool), mailer, sealer, log, opts)
+}
+
+func newQueue[TTx any](driver riverdriver.Driver[TTx], mailer echogen.Mailer, sealer Sealer, log *slog.Logger, opts Options) (*Queue, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 10
+	}
+	q := &Queue{workers: river.NewWorkers(), sealer: sealer, log: log}
+	river.AddWorker(q.workers, &mailWorker{mailer: mailer, sealer: sealer})
+	cfg := &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		Workers:           q.workers,
+		Logger:            log.With("component", "river"),
+		FetchPollInterval: opts.PollInterval,
+		JobTimeout:        5 * time.Minute,
+	}
+	client, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create job queue: %w", err)
+	}
+	q.client = client
+	return q, nil
+}
+
+// SchedulePurge registers the account purge and runs it every interval
+// (and once at start). Call it before Start.
+func (q *Queue) SchedulePurge(accounts Purger, interval time.Duration) {
+	river.AddWorker(q.workers, &purgeWorker{accounts: accounts, log: q.log})
+	q.client.PeriodicJobs().Add(river.NewPeriodicJob(
+		river.PeriodicInterval(interval),
+		func() (river.JobArgs, *river.InsertOpts) { return PurgeAccountsArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true, ID: "account_purge"},
+	))
+}
+
+// Start starts working jobs.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	return nil
+}
+
+// Stop stops taking new jobs and waits for running ones until ctx ends;
+// then it cancels them, so they are retried (elsewhere or after restart).
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.client.Stop(ctx)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("stop job queue: %w", err)
+	}
+	q.log.Warn("jobs still running at the shutdown deadline; cancelling them so they are retried")
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := q.client.StopAndCancel(cctx); err != nil {
+		return fmt.Errorf("stop job queue: %w", err)
+	}
+	return nil
+}
+
+// Subscribe returns job events of the given kinds (for tests and progress
+// streams) and a function to stop listening.
+func (q *Queue) Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func()) {
+	return q.client.Subscribe(kinds...)
+}
+
+// Insert enqueues a job.
+func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	return q.client.Insert(ctx, args, opts)
+}
