@@ -140,10 +140,11 @@ func (h *PasswordHasher) VerifyDummy(ctx context.Context, password string) error
 // first.
 func (h *PasswordHasher) run(ctx context.Context, password, salt []byte, p Params, n uint32) ([]byte, error) {
 	select {
-	default:
+	case h.sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for a password hashing slot: %w", ctx.Err())
 	}
+	defer func() { <-h.sem }()
 	return h.derive(password, salt, p, n), nil
 }
 

@@ -10,7 +10,7 @@
 
 -- +goose Up
 CREATE TABLE users (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     email TEXT UNIQUE,
     phone TEXT UNIQUE,
     password_hash TEXT NOT NULL,
@@ -23,7 +23,7 @@ CREATE TABLE users (
 
 -- A profile's id is its user's id.
 CREATE TABLE profiles (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     full_name TEXT,
     avatar_url TEXT,
     bio TEXT,
@@ -34,7 +34,7 @@ CREATE TABLE profiles (
 ) STRICT;
 
 CREATE TABLE onboarding_responses (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     user_id TEXT NOT NULL,
     responses TEXT NOT NULL CHECK (json_valid(responses)),
     completed_at TEXT CHECK (completed_at LIKE '____-__-__T__:__:__.______Z'),
@@ -43,7 +43,7 @@ CREATE TABLE onboarding_responses (
 CREATE INDEX onboarding_responses_user_id_idx ON onboarding_responses (user_id, created_at DESC);
 
 CREATE TABLE account_deletion_requests (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     user_id TEXT NOT NULL,
     requested_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')) CHECK (requested_at LIKE '____-__-__T__:__:__.______Z'),
     scheduled_for TEXT NOT NULL CHECK (scheduled_for LIKE '____-__-__T__:__:__.______Z'),
@@ -59,7 +59,7 @@ CREATE INDEX account_deletion_requests_due_idx ON account_deletion_requests (sch
 
 -- The record of a purge. No foreign key: it outlives the user and the request.
 CREATE TABLE account_deletion_audit (
-    request_id TEXT PRIMARY KEY,
+    request_id TEXT NOT NULL PRIMARY KEY,
     user_id TEXT NOT NULL,
     requested_at TEXT NOT NULL CHECK (requested_at LIKE '____-__-__T__:__:__.______Z'),
     scheduled_for TEXT NOT NULL CHECK (scheduled_for LIKE '____-__-__T__:__:__.______Z'),
@@ -70,7 +70,7 @@ CREATE TABLE account_deletion_audit (
 CREATE INDEX account_deletion_audit_user_id_idx ON account_deletion_audit (user_id);
 
 CREATE TABLE user_sessions (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     user_id TEXT NOT NULL,
     user_agent TEXT NOT NULL DEFAULT '',
     ip_address TEXT NOT NULL DEFAULT '',
@@ -83,7 +83,7 @@ CREATE INDEX user_sessions_user_id_idx ON user_sessions (user_id, created_at DES
 
 -- Only hashes of refresh tokens are stored; parent_id links the rotation chain.
 CREATE TABLE refresh_tokens (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     session_id TEXT NOT NULL REFERENCES user_sessions (id) ON DELETE CASCADE,
     token_hash TEXT NOT NULL UNIQUE,
     parent_id TEXT,
@@ -93,7 +93,7 @@ CREATE TABLE refresh_tokens (
 CREATE INDEX refresh_tokens_session_id_idx ON refresh_tokens (session_id);
 
 CREATE TABLE one_time_tokens (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     user_id TEXT NOT NULL,
     purpose TEXT NOT NULL,
     token_hash TEXT NOT NULL UNIQUE,
@@ -106,7 +106,7 @@ CREATE INDEX one_time_tokens_user_id_idx ON one_time_tokens (user_id);
 -- The tables of later features, created now so that a purge covers them.
 
 CREATE TABLE user_api_keys (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     user_id TEXT NOT NULL,
     provider TEXT NOT NULL,
     key_alias TEXT,
@@ -118,7 +118,7 @@ CREATE TABLE user_api_keys (
 CREATE INDEX user_api_keys_user_id_idx ON user_api_keys (user_id, created_at DESC);
 
 CREATE TABLE scraped_content (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     user_id TEXT NOT NULL,
     url TEXT NOT NULL,
     title TEXT,
@@ -131,7 +131,7 @@ CREATE TABLE scraped_content (
 CREATE INDEX scraped_content_user_id_idx ON scraped_content (user_id, created_at DESC);
 
 CREATE TABLE podcast_scripts (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     user_id TEXT NOT NULL,
     source_content_id TEXT REFERENCES scraped_content (id) ON DELETE SET NULL,
     prompt TEXT,
@@ -146,7 +146,7 @@ CREATE INDEX podcast_scripts_user_id_idx ON podcast_scripts (user_id, created_at
 CREATE INDEX podcast_scripts_source_content_id_idx ON podcast_scripts (source_content_id);
 
 CREATE TABLE generated_podcasts (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     user_id TEXT NOT NULL,
     script_id TEXT REFERENCES podcast_scripts (id) ON DELETE CASCADE,
     audio_path TEXT,
@@ -161,7 +161,7 @@ CREATE INDEX generated_podcasts_script_id_idx ON generated_podcasts (script_id);
 
 -- Job ids are "<job_type>_<12 of [a-z0-9]>", not UUIDs.
 CREATE TABLE processing_jobs (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     user_id TEXT NOT NULL,
     job_type TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'queued',
@@ -176,7 +176,7 @@ CREATE TABLE processing_jobs (
 CREATE INDEX processing_jobs_user_id_idx ON processing_jobs (user_id, created_at DESC);
 
 CREATE TABLE usage_events (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     user_id TEXT NOT NULL,
     event_type TEXT NOT NULL,
     provider TEXT,

@@ -1,0 +1,215 @@
+// Package app wires the server together from its configuration: database,
+// job queue, auth, object storage and the HTTP API. cmd/echogen runs it;
+// the benchmark tool builds the same thing in-process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/echogen/server/internal/auth"
+	"github.com/echogen/server/internal/blob"
+	"github.com/echogen/server/internal/config"
+	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/httpapi"
+	"github.com/echogen/server/internal/jobs"
+	"github.com/echogen/server/internal/mail"
+	"github.com/echogen/server/internal/postgres"
+	"github.com/echogen/server/internal/sqlite"
+	"github.com/echogen/server/internal/vault"
+)
+
+// App is a configured server, ready to serve.
+type App struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	db       *database
+	queue    *jobs.Queue
+	handler  http.Handler
+	accounts *echogen.AccountService
+}
+
+// database is the opened store with what the rest of the program needs of
+// its dialect.
+type database struct {
+	name     string
+	store    echogen.Store
+	migrate  func(context.Context) error
+	close    func() error
+	newQueue func(echogen.Mailer, jobs.Sealer, *slog.Logger) (*jobs.Queue, error)
+}
+
+func openDatabase(ctx context.Context, cfg *config.Config) (*database, error) {
+	if cfg.DatabaseURL != "" {
+		pg, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL (DATABASE_URL): %w", err)
+		}
+		return &database{
+			name: "postgres", store: pg.Store(), migrate: pg.Migrate, close: pg.Close,
+			newQueue: func(m echogen.Mailer, s jobs.Sealer, l *slog.Logger) (*jobs.Queue, error) {
+				return jobs.NewPostgres(pg.Pool, m, s, l, jobs.Options{})
+			},
+		}, nil
+	}
+	lite, err := sqlite.Open(ctx, cfg.SQLitePath())
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite %s: %w", cfg.SQLitePath(), err)
+	}
+	return &database{
+		name: "sqlite", store: lite.Store(), migrate: lite.Migrate, close: lite.Close,
+		newQueue: func(m echogen.Mailer, s jobs.Sealer, l *slog.Logger) (*jobs.Queue, error) {
+			return jobs.NewSQLite(lite.Write, m, s, l, jobs.Options{})
+		},
+	}, nil
+}
+
+// Migrate brings the database schema up to date.
+func Migrate(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	db, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.close()
+	if err := db.migrate(ctx); err != nil {
+		return err
+	}
+	log.Info("database is up to date", "database", db.name)
+	return nil
+}
+
+// New opens the database, migrates it and builds the server. Close it when
+// done.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
+	generated, err := config.EnsureSecrets(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(generated) > 0 {
+		log.Warn("generated secrets for this installation; set them explicitly in production",
+			"generated", strings.Join(generated, ","), "file", filepath.Join(cfg.DataDir, config.SecretsFile))
+	}
+	keyring, err := vault.ParseKeyring(cfg.VaultKeys)
+	if err != nil {
+		return nil, fmt.Errorf("VAULT_KEYS: %w", err)
+	}
+	db, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			db.close()
+		}
+	}()
+	if err := db.migrate(ctx); err != nil {
+		return nil, err
+	}
+	clock := echogen.SystemClock{}
+
+	var mailer echogen.Mailer = &mail.Log{Logger: log, ShowBody: !cfg.Production()}
+	if cfg.SMTPHost != "" {
+		mailer = &mail.SMTP{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, From: cfg.SMTPFrom, Clock: clock}
+	} else if cfg.Production() {
+		log.Warn("SMTP_HOST is not set: password-reset and confirmation mail cannot be delivered")
+	}
+	queue, err := db.newQueue(mailer, keyring, log)
+	if err != nil {
+		return nil, err
+	}
+
+	media, err := blob.NewLocal(cfg.MediaDir(), cfg.Supabase.BucketAudio, cfg.Supabase.BucketArt, cfg.Supabase.BucketTranscripts, "uploads")
+	if err != nil {
+		return nil, err
+	}
+	params := auth.DefaultParams()
+	params.Memory, params.Time, params.Threads = cfg.Argon2MemoryKiB, cfg.Argon2Iterations, cfg.Argon2Parallelism
+	hasher, err := auth.NewPasswordHasher(params, cfg.PasswordHashConcurrency)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := auth.NewTokenSigner(auth.SignerConfig{Algorithm: cfg.JWTAlgorithm, Secret: []byte(cfg.JWTSecret), TTL: cfg.AccessTokenTTL}, clock)
+	if err != nil {
+		return nil, err
+	}
+	authn, err := auth.NewService(auth.Config{
+		SessionTTL:                cfg.SessionTTL,
+		RefreshReuseGrace:         cfg.RefreshReuseGrace,
+		EmailConfirmationRequired: cfg.EmailConfirmationRequired,
+		PasswordResetURL:          cfg.PasswordResetURL,
+		EmailVerifyURL:            cfg.EmailVerifyURL,
+		AppName:                   "EchoGen",
+		Logger:                    log,
+	}, db.store, db.store, db.store, queue, hasher, signer, clock)
+	if err != nil {
+		return nil, err
+	}
+	accounts := echogen.NewAccountService(authn, db.store, media, clock, cfg.AccountDeletionWindow, log)
+	queue.SchedulePurge(accounts, cfg.AccountPurgeInterval)
+
+	handler := httpapi.NewServer(accounts, []httpapi.ReadinessCheck{
+		{Name: "database", Check: db.store.Ping},
+		{Name: "storage", Check: media.Ping},
+	}, clock, log, httpapi.Options{
+		ProjectName:                   cfg.ProjectName,
+		Environment:                   cfg.Environment,
+		APIPrefix:                     cfg.APIPrefix,
+		CORSOrigins:                   cfg.CORSOrigins,
+		TrustProxyHeaders:             cfg.TrustProxyHeaders,
+		APIRateLimitPerMinute:         cfg.APIRateLimitPerMinute,
+		AuthRateLimitPerMinute:        cfg.AuthRateLimitPerMinute,
+		AuthAccountRateLimitPerMinute: cfg.AuthAccountRateLimitPerMinute,
+	})
+	return &App{cfg: cfg, log: log, db: db, queue: queue, handler: handler, accounts: accounts}, nil
+}
+
+// Handler is the HTTP API.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Close closes the database.
+func (a *App) Close() error { return a.db.close() }
+
+// Serve starts the job workers and serves HTTP on ln until ctx ends, then
+// shuts down gracefully: stop accepting, finish requests and running jobs
+// within SHUTDOWN_TIMEOUT, cancel what is left so it is retried later.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	if err := a.queue.Start(ctx); err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute, // uploads are large
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	a.log.Info("listening", "addr", ln.Addr().String(), "database", a.db.name, "environment", a.cfg.Environment,
+		"docs", "http://"+ln.Addr().String()+"/docs")
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		_ = a.queue.Stop(context.Background())
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	httpErr := srv.Shutdown(shutdownCtx)
+	queueErr := a.queue.Stop(shutdownCtx)
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		httpErr = errors.Join(httpErr, err)
+	}
+	a.log.Info("stopped")
+	return errors.Join(httpErr, queueErr)
+}

@@ -1,0 +1,108 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []any{c.HTTPAddr, c.APIPrefix, c.Environment, c.JWTAlgorithm, c.AccessTokenTTL, c.APIRateLimitPerMinute, c.AccountDeletionWindow, c.Supabase.BucketAudio, c.Supabase.BucketArt, c.Supabase.BucketTranscripts, c.SQLitePath(), c.EmailConfirmationRequired}
+	want := []any{":8000", "/api/v1", "local", "HS256", 15 * time.Minute, 120, 30 * 24 * time.Hour, "podcast-audio", "cover-art", "transcripts", filepath.Join("data", "echogen.db"), false}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	c, err := Load(env(map[string]string{"PORT": "9001", "PROJECT_NAME": "from env"}), map[string]string{"PROJECT_NAME": "from file", "ENVIRONMENT": "staging"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != ":9001" || c.ProjectName != "from env" || c.Environment != "staging" {
+		t.Errorf("got addr %q, name %q, env %q", c.HTTPAddr, c.ProjectName, c.Environment)
+	}
+	c, _ = Load(env(map[string]string{"PORT": "9001", "HTTP_ADDR": "127.0.0.1:7000"}), nil)
+	if c.HTTPAddr != "127.0.0.1:7000" {
+		t.Errorf("HTTP_ADDR must win over PORT, got %q", c.HTTPAddr)
+	}
+}
+
+func TestLoadReportsEveryBadValue(t *testing.T) {
+	bad := map[string]string{
+		"PORT":                        "eighty",
+		"JWT_ALGORITHM":               "none",
+		"ACCESS_TOKEN_TTL":            "forever",
+		"API_RATE_LIMIT_PER_MINUTE":   "-1",
+		"EMAIL_CONFIRMATION_REQUIRED": "maybe",
+		"DATABASE_URL":                "mysql://x",
+		"JWT_SECRET":                  "short-secret-value",
+		"SUPABASE_URL":                "ftp://x",
+		"API_V1_PREFIX":               "api/",
+		"SMTP_HOST":                   "mail.example.com",
+	}
+	_, err := Load(env(bad), nil)
+	if err == nil {
+		t.Fatal("Load accepted bad values")
+	}
+	msg := err.Error()
+	for _, key := range []string{"PORT", "JWT_ALGORITHM", "ACCESS_TOKEN_TTL", "API_RATE_LIMIT_PER_MINUTE", "EMAIL_CONFIRMATION_REQUIRED", "DATABASE_URL", "JWT_SECRET", "SUPABASE_URL", "API_V1_PREFIX", "SMTP_FROM"} {
+		if !strings.Contains(msg, key) {
+			t.Errorf("error does not name %s:\n%s", key, msg)
+		}
+	}
+	if strings.Contains(msg, "short-secret-value") {
+		t.Error("the error printed the JWT secret")
+	}
+	if got := strings.Count(msg, "\n"); got != len(bad) {
+		t.Errorf("want one line per bad value (%d), got %d:\n%s", len(bad), got, msg)
+	}
+}
+
+func TestProductionNeedsSecrets(t *testing.T) {
+	_, err := Load(env(map[string]string{"ENVIRONMENT": "production"}), nil)
+	if err == nil || !strings.Contains(err.Error(), "JWT_SECRET") || !strings.Contains(err.Error(), "VAULT_KEYS") {
+		t.Fatalf("production without secrets: %v", err)
+	}
+}
+
+func TestEnsureSecrets(t *testing.T) {
+	dir := t.TempDir()
+	c := &Config{DataDir: dir}
+	generated, err := EnsureSecrets(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"JWT_SECRET", "VAULT_KEYS"}, generated); diff != "" {
+		t.Errorf("generated (-want +got):\n%s", diff)
+	}
+	info, err := os.Stat(filepath.Join(dir, SecretsFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("secrets file: %v %v", info, err)
+	}
+	// A second start reuses them.
+	again := &Config{DataDir: dir}
+	generated, err = EnsureSecrets(again)
+	if err != nil || len(generated) != 0 || again.JWTSecret != c.JWTSecret || again.VaultKeys != c.VaultKeys {
+		t.Fatalf("second start: generated %v, err %v, same secrets %v", generated, err, again.JWTSecret == c.JWTSecret)
+	}
+	// Configured values win and nothing is written.
+	other := t.TempDir()
+	set := &Config{DataDir: other, JWTSecret: "x", VaultKeys: "y"}
+	if generated, err := EnsureSecrets(set); err != nil || generated != nil {
+		t.Fatalf("configured secrets: %v %v", generated, err)
+	}
+	if _, err := os.Stat(filepath.Join(other, SecretsFile)); !os.IsNotExist(err) {
+		t.Error("a secrets file was written although both secrets were configured")
+	}
+}

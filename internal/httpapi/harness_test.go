@@ -1,0 +1,269 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/echogen/server/internal/auth"
+	"github.com/echogen/server/internal/blob"
+	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/echogen/echogentest"
+	"github.com/echogen/server/internal/httpapi"
+	"github.com/echogen/server/internal/storetest"
+)
+
+const testJWTSecret = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+// testEnv is the whole API on a real store and a real HTTP server on
+// loopback, with a clock the test moves.
+type testEnv struct {
+	t        *testing.T
+	srv      *httptest.Server
+	clock    *echogentest.Clock
+	store    echogen.Store
+	accounts *echogen.AccountService
+	mail     *mailRecorder
+	logs     *lockedWriter
+	// secrets must never appear in a response or a log line.
+	secrets []string
+}
+
+type envOptions struct {
+	opts                      httpapi.Options
+	emailConfirmationRequired bool
+	objects                   echogen.UserObjects
+}
+
+// forEachStore runs fn as a subtest on SQLite and, when TEST_DATABASE_URL is
+// set, PostgreSQL.
+func forEachStore(t *testing.T, fn func(t *testing.T, newStore func(*testing.T) echogen.Store)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, storetest.NewSQLite) })
+	t.Run("postgres", func(t *testing.T) { fn(t, storetest.NewPostgres) })
+}
+
+func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure ...func(*envOptions)) *testEnv {
+	t.Helper()
+	o := envOptions{opts: httpapi.Options{
+		ProjectName:                   "EchoGen.ai API",
+		Environment:                   "test",
+		APIPrefix:                     "/api/v1",
+		CORSOrigins:                   []string{"*"},
+		APIRateLimitPerMinute:         10_000,
+		AuthRateLimitPerMinute:        10_000,
+		AuthAccountRateLimitPerMinute: 10_000,
+	}}
+	for _, c := range configure {
+		c(&o)
+	}
+	clock := echogentest.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 123456789, time.UTC))
+	store := newStore(t)
+	logs := &lockedWriter{w: &bytes.Buffer{}}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	mail := &mailRecorder{}
+	hasher, err := auth.NewPasswordHasher(auth.Params{Memory: 8192, Time: 1, Threads: 1}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := auth.NewTokenSigner(auth.SignerConfig{Algorithm: "HS256", Secret: []byte(testJWTSecret), TTL: 15 * time.Minute}, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn, err := auth.NewService(auth.Config{
+		SessionTTL:                30 * 24 * time.Hour,
+		RefreshReuseGrace:         10 * time.Second,
+		EmailConfirmationRequired: o.emailConfirmationRequired,
+		AppName:                   "EchoGen",
+		Logger:                    log,
+	}, store, store, store, mail, hasher, signer, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects := o.objects
+	if objects == nil {
+		media, err := blob.NewLocal(t.TempDir(), "podcast-audio")
+		if err != nil {
+			t.Fatal(err)
+		}
+		objects = media
+	}
+	accounts := echogen.NewAccountService(authn, store, objects, clock, 0, log)
+	api := httpapi.NewServer(accounts, []httpapi.ReadinessCheck{{Name: "database", Check: store.Ping}}, clock, log, o.opts)
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	return &testEnv{t: t, srv: srv, clock: clock, store: store, accounts: accounts, mail: mail, logs: logs, secrets: []string{testJWTSecret}}
+}
+
+// response is one answer of the API.
+type response struct {
+	status int
+	header http.Header
+	raw    []byte
+}
+
+// json decodes the body keeping numbers as json.Number, so a test can tell
+// 900 from 900.0.
+func (r response) json(t *testing.T) any {
+	t.Helper()
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(r.raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("response is not JSON: %v\n%s", err, r.raw)
+	}
+	return v
+}
+
+func (r response) object(t *testing.T) map[string]any {
+	t.Helper()
+	m, ok := r.json(t).(map[string]any)
+	if !ok {
+		t.Fatalf("response is not a JSON object: %s", r.raw)
+	}
+	return m
+}
+
+// do sends a request the way the mobile client does: JSON content type and
+// accept headers on every method, a bearer token when given.
+func (e *testEnv) do(method, path, token, body string) response {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "Dart/3.5 (dart:io)")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r := response{status: res.StatusCode, header: res.Header, raw: raw}
+	e.checkNoSecrets(string(raw))
+	return r
+}
+
+func (e *testEnv) checkNoSecrets(s string) {
+	e.t.Helper()
+	for _, secret := range e.secrets {
+		if secret != "" && strings.Contains(s, secret) {
+			e.t.Errorf("a secret leaked: %q found in %s", secret, s)
+		}
+	}
+	if strings.Contains(s, "$argon2id$") {
+		e.t.Errorf("a password hash leaked in %s", s)
+	}
+}
+
+// session is a signed-in test user.
+type session struct {
+	userID, email, password string
+	access, refresh         string
+}
+
+// signUp creates a user through the API and returns its session.
+func (e *testEnv) signUp(email string) session {
+	e.t.Helper()
+	password := "pw-" + echogen.NewID()[:12]
+	e.secrets = append(e.secrets, password)
+	r := e.do("POST", "/api/v1/auth/signup", "", `{"method":"email","email":"`+email+`","password":"`+password+`","fullName":"Test User"}`)
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("sign-up: %d %s", r.status, r.raw)
+	}
+	return e.sessionFrom(r, email, password)
+}
+
+func (e *testEnv) signIn(email, password string) session {
+	e.t.Helper()
+	r := e.do("POST", "/api/v1/auth/signin", "", `{"method":"email","email":"`+email+`","password":"`+password+`"}`)
+	if r.status != http.StatusOK {
+		e.t.Fatalf("sign-in: %d %s", r.status, r.raw)
+	}
+	return e.sessionFrom(r, email, password)
+}
+
+func (e *testEnv) sessionFrom(r response, email, password string) session {
+	e.t.Helper()
+	var body struct {
+		User struct {
+			ID string `json:"id"`
+		} `json:"user"`
+		Session struct {
+			AccessToken  string `json:"access_token"`
+			RefreshToken string `json:"refresh_token"`
+		} `json:"session"`
+	}
+	if err := json.Unmarshal(r.raw, &body); err != nil {
+		e.t.Fatal(err)
+	}
+	return session{userID: body.User.ID, email: email, password: password, access: body.Session.AccessToken, refresh: body.Session.RefreshToken}
+}
+
+// checkLogs fails the test if a secret reached the log.
+func (e *testEnv) checkLogs() {
+	e.t.Helper()
+	e.checkNoSecrets(e.logs.String())
+}
+
+// mailRecorder is the mail queue port, recording instead of enqueuing.
+type mailRecorder struct {
+	mu   sync.Mutex
+	sent []echogen.Mail
+}
+
+func (m *mailRecorder) EnqueueMail(_ context.Context, mail echogen.Mail) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, mail)
+	return nil
+}
+
+func (m *mailRecorder) last(t *testing.T, to string) echogen.Mail {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.sent) - 1; i >= 0; i-- {
+		if m.sent[i].To == to {
+			return m.sent[i]
+		}
+	}
+	t.Fatalf("no mail to %s", to)
+	return echogen.Mail{}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.(*bytes.Buffer).String()
+}

@@ -1,0 +1,135 @@
+package storetest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/postgres"
+	"github.com/echogen/server/internal/sqlite"
+	"github.com/echogen/server/internal/sqlstore"
+	"github.com/echogen/server/internal/testenv"
+)
+
+// Stores returns a constructor per database, keyed "sqlite" and
+// "postgres", so that a test can run against both:
+//
+//	for name, newStore := range storetest.Stores(t) {
+//		t.Run(name, func(t *testing.T) { s := newStore(t); … })
+//	}
+//
+// The postgres one skips its test when TEST_DATABASE_URL is unset.
+func Stores(t testing.TB) map[string]func(*testing.T) echogen.Store {
+	t.Helper()
+	return map[string]func(*testing.T) echogen.Store{
+		"sqlite":   NewSQLite,
+		"postgres": NewPostgres,
+	}
+}
+
+// store is a store under test: the real *sqlstore.Store, whose methods it
+// promotes (so assertions to other store ports work), plus RawDB.
+type store struct {
+	*sqlstore.Store
+	db *sql.DB
+}
+
+// RawDB returns the database behind the store and its dialect.
+func (s *store) RawDB() (*sql.DB, sqlstore.Dialect) { return s.db, s.Dialect() }
+
+// NewSQLite returns a migrated store in a fresh SQLite file under
+// t.TempDir(), closed when the test ends.
+func NewSQLite(t *testing.T) echogen.Store {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "echogen.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close sqlite: %v", err)
+		}
+	})
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return &store{Store: db.Store(), db: db.Write}
+}
+
+// NewPostgres returns a migrated store in a fresh schema test_<random> of
+// the TEST_DATABASE_URL database, dropped when the test ends. It skips the
+// test when TEST_DATABASE_URL is unset (see testenv.PostgresURL).
+func NewPostgres(t *testing.T) echogen.Store {
+	t.Helper()
+	db := OpenPostgres(t)
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return &store{Store: db.Store(), db: db.SQL}
+}
+
+// OpenPostgres opens, without migrating, a fresh schema test_<random> of
+// the TEST_DATABASE_URL database: every connection of the pool has it as
+// its search_path. The schema is dropped when the test ends.
+func OpenPostgres(t *testing.T) *postgres.DB {
+	t.Helper()
+	base := testenv.PostgresURL(t)
+	schema := "test_" + echogen.RandomString(12, "abcdefghijklmnopqrstuvwxyz0123456789")
+	adminExec(t, base, "CREATE SCHEMA "+schema)
+	t.Cleanup(func() { adminExec(t, base, "DROP SCHEMA "+schema+" CASCADE") })
+
+	dsn, err := withSearchPath(base, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close postgres: %v", err)
+		}
+	})
+	return db
+}
+
+// adminExec runs one statement on its own connection; it also runs in
+// cleanups, after the test's context is done.
+func adminExec(t *testing.T, dsn, stmt string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect to TEST_DATABASE_URL: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+// withSearchPath adds search_path=schema to a postgres:// URL or a
+// key=value DSN.
+func withSearchPath(dsn, schema string) (string, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "", fmt.Errorf("parse TEST_DATABASE_URL: %w", err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String(), nil
+	}
+	return dsn + " search_path=" + schema, nil
+}
