@@ -112,7 +112,11 @@ func (l *Limiter) timeFor(tokens float64) time.Duration {
 	if tokens <= 0 {
 		return 0
 	}
-	return time.Duration(math.Ceil(tokens / float64(l.limit) * float64(time.Second)))
+	d := math.Ceil(tokens / float64(l.limit) * float64(time.Second))
+	if d >= math.MaxInt64 { // a huge burst at a tiny rate: years
+		return math.MaxInt64
+	}
+	return time.Duration(d)
 }
 
 // Len returns the number of buckets held, for metrics and tests.
