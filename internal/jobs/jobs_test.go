@@ -72,7 +72,9 @@ func (f mailerFunc) Send(ctx context.Context, m echogen.Mail) error { return f(c
 
 type purgerFunc func(context.Context, int) (int, error)
 
-func (f purgerFunc) PurgeDueAccounts(ctx context.Context, limit int) (int, error) { return f(ctx, limit) }
+func (f purgerFunc) PurgeDueAccounts(ctx context.Context, limit int) (int, error) {
+	return f(ctx, limit)
+}
 
 func newKeyring(t *testing.T) *vault.Keyring {
 	t.Helper()

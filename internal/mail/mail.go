@@ -82,7 +82,9 @@ func (s *SMTP) Send(ctx context.Context, m echogen.Mail) error {
 
 func (s *SMTP) message(m echogen.Mail) []byte {
 	var b strings.Builder
-	header := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, strings.NewReplacer("\r", "", "\n", "").Replace(v)) }
+	header := func(k, v string) {
+		fmt.Fprintf(&b, "%s: %s\r\n", k, strings.NewReplacer("\r", "", "\n", "").Replace(v))
+	}
 	header("From", s.From)
 	header("To", m.To)
 	header("Subject", m.Subject)
