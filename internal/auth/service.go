@@ -67,10 +67,13 @@ func (c Config) withDefaults() (Config, error) {
 			*d.v = d.def
 		}
 	}
-	for name, link := range map[string]string{"password reset URL": c.PasswordResetURL, "email verify URL": c.EmailVerifyURL} {
-		if link != "" {
-			if err := echogen.CheckHTTPURL(link); err != nil {
-				return c, fmt.Errorf("%s %q: %w", name, link, err)
+	for _, l := range []struct{ name, url string }{
+		{"password reset URL", c.PasswordResetURL},
+		{"email verify URL", c.EmailVerifyURL},
+	} {
+		if l.url != "" {
+			if err := echogen.CheckHTTPURL(l.url); err != nil {
+				return c, fmt.Errorf("%s %q: %w", l.name, l.url, err)
 			}
 		}
 	}
@@ -114,10 +117,10 @@ func NewService(cfg Config, users echogen.UserStore, sessions echogen.SessionSto
 	}, nil
 }
 
-// DeleteIdentity has nothing to do in built-in mode: the users row is
-// deleted by the store's FinishDeletion, in the same transaction as the
-// rest of the user's rows (sessions and tokens cascade with it), so the
-// purge never leaves a user without their data or data without a user.
+// DeleteIdentity has nothing to do in built-in mode: the store's
+// FinishDeletion deletes the users row in the same transaction as the rest
+// of the user's rows (sessions, refresh and one-time tokens included), so
+// a purge never leaves a user without their data or data without a user.
 func (s *Service) DeleteIdentity(ctx context.Context, userID string) error {
 	return nil
 }

@@ -48,7 +48,8 @@ func (s *Store) CreateProfile(ctx context.Context, p *echogen.Profile) error {
 
 // UpdateProfile reads the profile, calls update on it and writes the result
 // back, all in one transaction; an error from update is returned as is and
-// changes nothing. The profile's updated_at becomes at.
+// changes nothing. The profile's updated_at becomes at. update must not
+// call the store: on SQLite the transaction holds the only writer.
 func (s *Store) UpdateProfile(ctx context.Context, userID string, at time.Time, update func(*echogen.Profile) error) (*echogen.Profile, error) {
 	var p *echogen.Profile
 	err := s.inTx(ctx, func(tx *sql.Tx) error {

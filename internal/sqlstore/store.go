@@ -25,9 +25,9 @@ type Store struct {
 var _ echogen.Store = (*Store)(nil)
 
 // New returns a Store that writes through write and reads through read. For
-// PostgreSQL pass the same *sql.DB twice. With SQLite, write must allow a
-// single connection: callbacks run inside a transaction must not call the
-// store.
+// PostgreSQL pass the same *sql.DB twice. For SQLite, write should be a
+// single-connection pool (the one writer) and read a pool of read-only
+// connections; package sqlite opens both.
 func New(write, read *sql.DB, d Dialect) *Store {
 	return &Store{write: write, read: read, d: d}
 }

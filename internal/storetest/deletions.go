@@ -22,7 +22,7 @@ func testDeletions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 			if err != nil || d != nil {
 				t.Errorf("ActiveDeletion(%q) = %v, %v; want nil, nil", id, d, err)
 			}
-			d, err = s.CancelDeletion(ctx, id, t0)
+			d, err = s.CancelDeletion(ctx, id, t0())
 			if err != nil || d != nil {
 				t.Errorf("CancelDeletion(%q) = %v, %v; want nil, nil", id, d, err)
 			}
@@ -31,16 +31,16 @@ func testDeletions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 
 	t.Run("schedule, reschedule, cancel", func(t *testing.T) {
 		userID, otherID := echogen.NewID(), echogen.NewID()
-		other, err := s.ScheduleDeletion(ctx, otherID, t0, t0.Add(30*day))
+		other, err := s.ScheduleDeletion(ctx, otherID, t0(), t0().Add(30*day))
 		if err != nil {
 			t.Fatal(err)
 		}
 
-		first, err := s.ScheduleDeletion(ctx, userID, t0, t0.Add(30*day))
+		first, err := s.ScheduleDeletion(ctx, userID, t0(), t0().Add(30*day))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := &echogen.DeletionRequest{ID: first.ID, UserID: userID, RequestedAt: t0, ScheduledFor: t0.Add(30 * day)}
+		want := &echogen.DeletionRequest{ID: first.ID, UserID: userID, RequestedAt: t0(), ScheduledFor: t0().Add(30 * day)}
 		if diff := cmp.Diff(want, first); diff != "" {
 			t.Errorf("ScheduleDeletion (-want +got):\n%s", diff)
 		}
@@ -50,17 +50,17 @@ func testDeletions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 		wantActive(t, s, userID, want)
 
 		// Scheduling again moves the date of the same request.
-		again, err := s.ScheduleDeletion(ctx, userID, t0.Add(day), t0.Add(31*day))
+		again, err := s.ScheduleDeletion(ctx, userID, t0().Add(day), t0().Add(31*day))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want.ScheduledFor = t0.Add(31 * day)
+		want.ScheduledFor = t0().Add(31 * day)
 		if diff := cmp.Diff(want, again); diff != "" {
 			t.Errorf("second ScheduleDeletion (-want +got):\n%s", diff)
 		}
 		wantActive(t, s, userID, want)
 
-		cancelledAt := t0.Add(2 * day)
+		cancelledAt := t0().Add(2 * day)
 		cancelled, err := s.CancelDeletion(ctx, userID, cancelledAt)
 		if err != nil {
 			t.Fatal(err)
@@ -75,7 +75,7 @@ func testDeletions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 		}
 
 		// After a cancellation, scheduling starts a new request.
-		fresh, err := s.ScheduleDeletion(ctx, userID, t0.Add(3*day), t0.Add(33*day))
+		fresh, err := s.ScheduleDeletion(ctx, userID, t0().Add(3*day), t0().Add(33*day))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func testDeletions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 		for i := range racers {
 			wg.Go(func() {
 				<-start
-				got[i], errs[i] = s.ScheduleDeletion(ctx, userID, t0, t0.Add(time.Duration(i+1)*day))
+				got[i], errs[i] = s.ScheduleDeletion(ctx, userID, t0(), t0().Add(time.Duration(i+1)*day))
 			})
 		}
 		close(start)
@@ -113,9 +113,9 @@ func testDeletions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 
 	t.Run("due", func(t *testing.T) {
 		s := newStore(t) // alone in its database: DueDeletions is not per user
-		now := t0.Add(40 * day)
+		now := t0().Add(40 * day)
 		schedule := func(scheduledFor time.Time) *echogen.DeletionRequest {
-			d, err := s.ScheduleDeletion(ctx, echogen.NewID(), t0, scheduledFor)
+			d, err := s.ScheduleDeletion(ctx, echogen.NewID(), t0(), scheduledFor)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +139,7 @@ func testDeletions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 			{"all due, oldest first", now, 10, []echogen.DeletionRequest{*oldest, *older, *atNow}},
 			{"limited", now, 2, []echogen.DeletionRequest{*oldest, *older}},
 			{"zero limit", now, 0, nil},
-			{"none due yet", t0, 10, nil},
+			{"none due yet", t0(), 10, nil},
 			{"now in another zone", now.In(time.FixedZone("UTC-8", -8*3600)), 10, []echogen.DeletionRequest{*oldest, *older, *atNow}},
 		}
 		for _, tt := range tests {
@@ -159,11 +159,11 @@ func testDeletions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 	})
 
 	t.Run("audit", func(t *testing.T) {
-		d, err := s.ScheduleDeletion(ctx, echogen.NewID(), t0, t0.Add(30*day))
+		d, err := s.ScheduleDeletion(ctx, echogen.NewID(), t0(), t0().Add(30*day))
 		if err != nil {
 			t.Fatal(err)
 		}
-		started := t0.Add(31 * day)
+		started := t0().Add(31 * day)
 		for _, at := range []time.Time{started, started.Add(time.Hour)} { // the second start is harmless
 			if err := s.StartDeletionAudit(ctx, *d, at); err != nil {
 				t.Fatal(err)

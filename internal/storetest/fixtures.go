@@ -17,8 +17,8 @@ func newUser(t *testing.T, s echogen.Store) *echogen.User {
 		Phone:        "+1415" + echogen.RandomString(7, "0123456789"),
 		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
 		Role:         "authenticated",
-		CreatedAt:    t0,
-		UpdatedAt:    t0,
+		CreatedAt:    t0(),
+		UpdatedAt:    t0(),
 	}
 	if err := s.CreateUser(t.Context(), u); err != nil {
 		t.Fatalf("CreateUser: %v", err)
@@ -50,7 +50,7 @@ func newSession(t *testing.T, s echogen.Store, userID string, created time.Time)
 func newProfile(t *testing.T, s echogen.Store, userID string) *echogen.Profile {
 	t.Helper()
 	name := "Ada Lovelace"
-	p := &echogen.Profile{UserID: userID, FullName: &name, Preferences: map[string]any{"theme": "dark"}, CreatedAt: t0, UpdatedAt: t0}
+	p := &echogen.Profile{UserID: userID, FullName: &name, Preferences: map[string]any{"theme": "dark"}, CreatedAt: t0(), UpdatedAt: t0()}
 	if err := s.CreateProfile(t.Context(), p); err != nil {
 		t.Fatalf("CreateProfile: %v", err)
 	}

@@ -34,9 +34,9 @@ func testProfiles(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 			p    echogen.Profile
 		}{
 			{"all fields", echogen.Profile{FullName: ptr("Ada"), AvatarURL: ptr("https://example.com/a.png"), Bio: ptr("Hi"),
-				Preferences: nestedPreferences(), OnboardingCompleted: true, CreatedAt: t0, UpdatedAt: t0.Add(time.Second)}},
-			{"empty", echogen.Profile{CreatedAt: t0, UpdatedAt: t0}},
-			{"empty strings and preferences", echogen.Profile{FullName: ptr(""), Bio: ptr(""), Preferences: map[string]any{}, CreatedAt: t0, UpdatedAt: t0}},
+				Preferences: nestedPreferences(), OnboardingCompleted: true, CreatedAt: t0(), UpdatedAt: t0().Add(time.Second)}},
+			{"empty", echogen.Profile{CreatedAt: t0(), UpdatedAt: t0()}},
+			{"empty strings and preferences", echogen.Profile{FullName: ptr(""), Bio: ptr(""), Preferences: map[string]any{}, CreatedAt: t0(), UpdatedAt: t0()}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -58,7 +58,7 @@ func testProfiles(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 
 	t.Run("create is idempotent", func(t *testing.T) {
 		first := newProfile(t, s, echogen.NewID())
-		second := &echogen.Profile{UserID: first.UserID, FullName: ptr("Someone Else"), CreatedAt: t0.Add(time.Hour), UpdatedAt: t0.Add(time.Hour)}
+		second := &echogen.Profile{UserID: first.UserID, FullName: ptr("Someone Else"), CreatedAt: t0().Add(time.Hour), UpdatedAt: t0().Add(time.Hour)}
 		if err := s.CreateProfile(ctx, second); err != nil {
 			t.Fatalf("second CreateProfile: %v", err)
 		}
@@ -75,7 +75,7 @@ func testProfiles(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 		for _, id := range []string{echogen.NewID(), "not-a-uuid"} {
 			_, err := s.Profile(ctx, id)
 			wantKind(t, err, echogen.KindNotFound)
-			_, err = s.UpdateProfile(ctx, id, t0, func(*echogen.Profile) error {
+			_, err = s.UpdateProfile(ctx, id, t0(), func(*echogen.Profile) error {
 				t.Error("update called for a missing profile")
 				return nil
 			})
@@ -84,7 +84,7 @@ func testProfiles(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 	})
 
 	t.Run("update", func(t *testing.T) {
-		at := t0.Add(time.Hour)
+		at := t0().Add(time.Hour)
 		tests := []struct {
 			name   string
 			update func(p *echogen.Profile)
@@ -138,7 +138,7 @@ func testProfiles(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 	t.Run("update error rolls back", func(t *testing.T) {
 		p := newProfile(t, s, echogen.NewID())
 		boom := echogen.Invalid([]string{"body", "bio"}, "too_long", "too long")
-		_, err := s.UpdateProfile(ctx, p.UserID, t0.Add(time.Hour), func(p *echogen.Profile) error {
+		_, err := s.UpdateProfile(ctx, p.UserID, t0().Add(time.Hour), func(p *echogen.Profile) error {
 			p.Bio = ptr("changed")
 			return boom
 		})
@@ -158,7 +158,7 @@ func testProfiles(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 func testOnboarding(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 	s := newStore(t)
 	ctx := t.Context()
-	completed := t0.Add(time.Hour)
+	completed := t0().Add(time.Hour)
 	answers := []echogen.OnboardingAnswer{
 		{QuestionID: "goal", Question: "What brings you here?", Answer: "learning"},
 		{QuestionID: "topics", Question: "Topics?", Answer: []any{"science", "history"}},

@@ -27,30 +27,30 @@ func seedUser(t *testing.T, s echogen.Store, r raw) seeded {
 	u := newUser(t, s)
 	newProfile(t, s, u.ID)
 	answers := []echogen.OnboardingAnswer{{QuestionID: "goal", Question: "Why?", Answer: "fun"}}
-	if _, err := s.SaveOnboarding(ctx, u.ID, answers, t0, func(p *echogen.Profile) error { p.OnboardingCompleted = true; return nil }); err != nil {
+	if _, err := s.SaveOnboarding(ctx, u.ID, answers, t0(), func(p *echogen.Profile) error { p.OnboardingCompleted = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	out := seeded{userID: u.ID}
 	for i := range 2 {
-		x, first := newSession(t, s, u.ID, t0.Add(time.Duration(i)*time.Minute))
-		next := &echogen.RefreshToken{SessionID: x.ID, TokenHash: "rt-" + echogen.NewID(), ParentID: first.ID, CreatedAt: t0}
+		x, first := newSession(t, s, u.ID, t0().Add(time.Duration(i)*time.Minute))
+		next := &echogen.RefreshToken{SessionID: x.ID, TokenHash: "rt-" + echogen.NewID(), ParentID: first.ID, CreatedAt: t0()}
 		if err := s.CreateRefreshToken(ctx, next); err != nil {
 			t.Fatal(err)
 		}
 		out.refreshHash = append(out.refreshHash, first.TokenHash, next.TokenHash)
 	}
-	tok := &echogen.OneTimeToken{UserID: u.ID, Purpose: echogen.PurposeEmailVerification, TokenHash: "ott-" + echogen.NewID(), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	tok := &echogen.OneTimeToken{UserID: u.ID, Purpose: echogen.PurposeEmailVerification, TokenHash: "ott-" + echogen.NewID(), CreatedAt: t0(), ExpiresAt: t0().Add(time.Hour)}
 	if err := s.CreateOneTimeToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
 	// A cancelled request and the active one.
-	if _, err := s.ScheduleDeletion(ctx, u.ID, t0, t0.Add(day)); err != nil {
+	if _, err := s.ScheduleDeletion(ctx, u.ID, t0(), t0().Add(day)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CancelDeletion(ctx, u.ID, t0); err != nil {
+	if _, err := s.CancelDeletion(ctx, u.ID, t0()); err != nil {
 		t.Fatal(err)
 	}
-	d, err := s.ScheduleDeletion(ctx, u.ID, t0, t0.Add(30*day))
+	d, err := s.ScheduleDeletion(ctx, u.ID, t0(), t0().Add(30*day))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func seedUser(t *testing.T, s echogen.Store, r raw) seeded {
 	r.exec(t, `INSERT INTO generated_podcasts (id, user_id, script_id, audio_path, duration_seconds) VALUES (?, ?, ?, ?, ?)`,
 		echogen.NewID(), u.ID, scriptID, u.ID+"/a.mp3", 312.5)
 	r.exec(t, `INSERT INTO processing_jobs (id, user_id, job_type, payload, started_at) VALUES (?, ?, ?, ?, ?)`,
-		jobID, u.ID, "podcast_generation", `{"content_id":"`+contentID+`"}`, t0)
+		jobID, u.ID, "podcast_generation", `{"content_id":"`+contentID+`"}`, t0())
 	r.exec(t, `INSERT INTO usage_events (id, user_id, event_type, provider, input_tokens, cost_usd, job_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		echogen.NewID(), u.ID, "script_generation", "openai", 1200, 0.0042, jobID)
 	return out
@@ -139,7 +139,7 @@ func testPurge(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 	keptBefore := rowCounts(t, r, tables, kept)
 
 	d := *gone.request
-	started, finished := t0.Add(31*day), t0.Add(31*day+time.Minute)
+	started, finished := t0().Add(31*day), t0().Add(31*day+time.Minute)
 	if err := s.StartDeletionAudit(ctx, d, started); err != nil {
 		t.Fatal(err)
 	}
@@ -204,11 +204,11 @@ func testPurge(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 func testFinishWithoutStart(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 	s := newStore(t)
 	ctx := t.Context()
-	d, err := s.ScheduleDeletion(ctx, newUser(t, s).ID, t0, t0.Add(day))
+	d, err := s.ScheduleDeletion(ctx, newUser(t, s).ID, t0(), t0().Add(day))
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := t0.Add(2 * day)
+	at := t0().Add(2 * day)
 	if err := s.FinishDeletion(ctx, *d, at, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func testFinishWithoutStart(t *testing.T, newStore func(t *testing.T) echogen.St
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &echogen.DeletionAudit{RequestID: d.ID, UserID: d.UserID, RequestedAt: t0, ScheduledFor: t0.Add(day), StartedAt: at, CompletedAt: &at}
+	want := &echogen.DeletionAudit{RequestID: d.ID, UserID: d.UserID, RequestedAt: t0(), ScheduledFor: t0().Add(day), StartedAt: at, CompletedAt: &at}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("DeletionAudit (-want +got):\n%s", diff)
 	}

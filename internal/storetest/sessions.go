@@ -16,7 +16,7 @@ func testSessions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 
 	t.Run("create with first token", func(t *testing.T) {
 		u := newUser(t, s)
-		x, rt := newSession(t, s, u.ID, t0)
+		x, rt := newSession(t, s, u.ID, t0())
 		got, err := s.Session(ctx, x.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -28,7 +28,7 @@ func testSessions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := &echogen.RefreshToken{ID: rt.ID, SessionID: x.ID, TokenHash: rt.TokenHash, CreatedAt: t0}
+		want := &echogen.RefreshToken{ID: rt.ID, SessionID: x.ID, TokenHash: rt.TokenHash, CreatedAt: t0()}
 		if diff := cmp.Diff(want, gotRT); diff != "" {
 			t.Errorf("first refresh token (-want +got):\n%s", diff)
 		}
@@ -36,9 +36,9 @@ func testSessions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 
 	t.Run("duplicate first token creates no session", func(t *testing.T) {
 		u := newUser(t, s)
-		_, rt := newSession(t, s, u.ID, t0)
-		x := &echogen.Session{ID: echogen.NewID(), UserID: u.ID, CreatedAt: t0, LastUsedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-		if err := s.CreateSession(ctx, x, &echogen.RefreshToken{TokenHash: rt.TokenHash, CreatedAt: t0}); err == nil {
+		_, rt := newSession(t, s, u.ID, t0())
+		x := &echogen.Session{ID: echogen.NewID(), UserID: u.ID, CreatedAt: t0(), LastUsedAt: t0(), ExpiresAt: t0().Add(time.Hour)}
+		if err := s.CreateSession(ctx, x, &echogen.RefreshToken{TokenHash: rt.TokenHash, CreatedAt: t0()}); err == nil {
 			t.Fatal("CreateSession with a taken token hash succeeded")
 		}
 		_, err := s.Session(ctx, x.ID)
@@ -47,8 +47,8 @@ func testSessions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 
 	t.Run("touch", func(t *testing.T) {
 		u := newUser(t, s)
-		x, _ := newSession(t, s, u.ID, t0)
-		used, expires := t0.Add(time.Minute), t0.Add(48*time.Hour)
+		x, _ := newSession(t, s, u.ID, t0())
+		used, expires := t0().Add(time.Minute), t0().Add(48*time.Hour)
 		if err := s.TouchSession(ctx, x.ID, used, expires); err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +63,7 @@ func testSessions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 	})
 
 	t.Run("revoke", func(t *testing.T) {
-		at := t0.Add(time.Minute)
+		at := t0().Add(time.Minute)
 		tests := []struct {
 			name        string
 			revokerIsMe bool
@@ -79,7 +79,7 @@ func testSessions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				owner, stranger := newUser(t, s), newUser(t, s)
-				x, _ := newSession(t, s, owner.ID, t0)
+				x, _ := newSession(t, s, owner.ID, t0())
 				revoker := stranger.ID
 				if tt.revokerIsMe {
 					revoker = owner.ID
@@ -106,8 +106,8 @@ func testSessions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 
 	t.Run("revoke twice keeps the first time", func(t *testing.T) {
 		u := newUser(t, s)
-		x, _ := newSession(t, s, u.ID, t0)
-		first := t0.Add(time.Minute)
+		x, _ := newSession(t, s, u.ID, t0())
+		first := t0().Add(time.Minute)
 		for _, at := range []time.Time{first, first.Add(time.Minute)} {
 			if err := s.RevokeSession(ctx, u.ID, x.ID, at); err != nil {
 				t.Fatal(err)
@@ -123,7 +123,7 @@ func testSessions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 	})
 
 	t.Run("revoke all but one", func(t *testing.T) {
-		at := t0.Add(time.Minute)
+		at := t0().Add(time.Minute)
 		tests := []struct {
 			name string
 			keep int // index of the session to keep, -1 for none
@@ -136,10 +136,10 @@ func testSessions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 				u, other := newUser(t, s), newUser(t, s)
 				var mine []*echogen.Session
 				for i := range 3 {
-					x, _ := newSession(t, s, u.ID, t0.Add(time.Duration(i)*time.Second))
+					x, _ := newSession(t, s, u.ID, t0().Add(time.Duration(i)*time.Second))
 					mine = append(mine, x)
 				}
-				theirs, _ := newSession(t, s, other.ID, t0)
+				theirs, _ := newSession(t, s, other.ID, t0())
 				keepID := ""
 				if tt.keep >= 0 {
 					keepID = mine[tt.keep].ID
@@ -167,24 +167,24 @@ func testSessions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 
 	t.Run("list active sessions newest first", func(t *testing.T) {
 		u, other := newUser(t, s), newUser(t, s)
-		old, _ := newSession(t, s, u.ID, t0.Add(-time.Minute))
-		revoked, _ := newSession(t, s, u.ID, t0)
-		newest, _ := newSession(t, s, u.ID, t0.Add(time.Minute))
-		newSession(t, s, u.ID, t0.Add(-2*time.Hour)) // expired
-		newSession(t, s, u.ID, t0.Add(-time.Hour))   // expires exactly at t0
-		newSession(t, s, other.ID, t0)
-		if err := s.RevokeSession(ctx, u.ID, revoked.ID, t0); err != nil {
+		old, _ := newSession(t, s, u.ID, t0().Add(-time.Minute))
+		revoked, _ := newSession(t, s, u.ID, t0())
+		newest, _ := newSession(t, s, u.ID, t0().Add(time.Minute))
+		newSession(t, s, u.ID, t0().Add(-2*time.Hour)) // expired
+		newSession(t, s, u.ID, t0().Add(-time.Hour))   // expires exactly at t0
+		newSession(t, s, other.ID, t0())
+		if err := s.RevokeSession(ctx, u.ID, revoked.ID, t0()); err != nil {
 			t.Fatal(err)
 		}
 
-		got, err := s.ListSessions(ctx, u.ID, t0)
+		got, err := s.ListSessions(ctx, u.ID, t0())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff([]echogen.Session{*newest, *old}, got); diff != "" {
 			t.Errorf("ListSessions (-want +got):\n%s", diff)
 		}
-		none, err := s.ListSessions(ctx, echogen.NewID(), t0)
+		none, err := s.ListSessions(ctx, echogen.NewID(), t0())
 		if err != nil || len(none) != 0 {
 			t.Errorf("ListSessions of a user without sessions = %v, %v; want none", none, err)
 		}
@@ -197,7 +197,7 @@ func testSessions(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 		}{
 			{"get", func() error { _, err := s.Session(ctx, echogen.NewID()); return err }},
 			{"get malformed id", func() error { _, err := s.Session(ctx, "x"); return err }},
-			{"touch", func() error { return s.TouchSession(ctx, echogen.NewID(), t0, t0) }},
+			{"touch", func() error { return s.TouchSession(ctx, echogen.NewID(), t0(), t0()) }},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) { wantKind(t, tt.call(), echogen.KindNotFound) })
@@ -211,8 +211,8 @@ func testRefreshTokens(t *testing.T, newStore func(t *testing.T) echogen.Store) 
 
 	t.Run("rotate", func(t *testing.T) {
 		u := newUser(t, s)
-		x, first := newSession(t, s, u.ID, t0)
-		next := &echogen.RefreshToken{SessionID: x.ID, TokenHash: "rt-" + echogen.NewID(), ParentID: first.ID, CreatedAt: t0.Add(time.Minute)}
+		x, first := newSession(t, s, u.ID, t0())
+		next := &echogen.RefreshToken{SessionID: x.ID, TokenHash: "rt-" + echogen.NewID(), ParentID: first.ID, CreatedAt: t0().Add(time.Minute)}
 		if err := s.CreateRefreshToken(ctx, next); err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +226,7 @@ func testRefreshTokens(t *testing.T, newStore func(t *testing.T) echogen.Store) 
 		if diff := cmp.Diff(next, got); diff != "" {
 			t.Errorf("RefreshTokenByHash (-want +got):\n%s", diff)
 		}
-		if err := s.CreateRefreshToken(ctx, &echogen.RefreshToken{SessionID: x.ID, TokenHash: next.TokenHash, CreatedAt: t0}); err == nil {
+		if err := s.CreateRefreshToken(ctx, &echogen.RefreshToken{SessionID: x.ID, TokenHash: next.TokenHash, CreatedAt: t0()}); err == nil {
 			t.Error("CreateRefreshToken with a taken hash succeeded")
 		}
 	})
@@ -238,7 +238,7 @@ func testRefreshTokens(t *testing.T, newStore func(t *testing.T) echogen.Store) 
 
 	t.Run("mark used exactly once", func(t *testing.T) {
 		u := newUser(t, s)
-		_, rt := newSession(t, s, u.ID, t0)
+		_, rt := newSession(t, s, u.ID, t0())
 		const racers = 20
 		var (
 			wg   sync.WaitGroup
@@ -249,7 +249,7 @@ func testRefreshTokens(t *testing.T, newStore func(t *testing.T) echogen.Store) 
 		for i := range racers {
 			wg.Go(func() {
 				<-start
-				won[i], errs[i] = s.MarkRefreshTokenUsed(ctx, rt.ID, t0.Add(time.Duration(i+1)*time.Second))
+				won[i], errs[i] = s.MarkRefreshTokenUsed(ctx, rt.ID, t0().Add(time.Duration(i+1)*time.Second))
 			})
 		}
 		close(start)
@@ -273,10 +273,10 @@ func testRefreshTokens(t *testing.T, newStore func(t *testing.T) echogen.Store) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := t0.Add(time.Duration(winner+1) * time.Second); got.UsedAt == nil || !got.UsedAt.Equal(want) {
+		if want := t0().Add(time.Duration(winner+1) * time.Second); got.UsedAt == nil || !got.UsedAt.Equal(want) {
 			t.Errorf("UsedAt = %v, want the winner's %v", got.UsedAt, want)
 		}
-		again, err := s.MarkRefreshTokenUsed(ctx, rt.ID, t0.Add(time.Hour))
+		again, err := s.MarkRefreshTokenUsed(ctx, rt.ID, t0().Add(time.Hour))
 		if err != nil || again {
 			t.Errorf("marking a used token = %v, %v; want false, nil", again, err)
 		}
@@ -284,7 +284,7 @@ func testRefreshTokens(t *testing.T, newStore func(t *testing.T) echogen.Store) 
 
 	t.Run("mark missing token", func(t *testing.T) {
 		for _, id := range []string{echogen.NewID(), "not-a-uuid"} {
-			ok, err := s.MarkRefreshTokenUsed(ctx, id, t0)
+			ok, err := s.MarkRefreshTokenUsed(ctx, id, t0())
 			if err != nil || ok {
 				t.Errorf("MarkRefreshTokenUsed(%q) = %v, %v; want false, nil", id, ok, err)
 			}

@@ -61,7 +61,7 @@ func testPing(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 
 // t0 is the suite's "now": microsecond precision, so what goes in is what
 // comes out.
-var t0 = time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
+func t0() time.Time { return time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC) }
 
 // raw gives direct access to the database behind a store.
 type raw struct {

@@ -17,16 +17,16 @@ func testOneTimeTokens(t *testing.T, newStore func(t *testing.T) echogen.Store) 
 
 	newToken := func(t *testing.T, purpose echogen.TokenPurpose, expires time.Time) *echogen.OneTimeToken {
 		t.Helper()
-		tok := &echogen.OneTimeToken{UserID: newUser(t, s).ID, Purpose: purpose, TokenHash: "ott-" + echogen.NewID(), CreatedAt: t0, ExpiresAt: expires}
+		tok := &echogen.OneTimeToken{UserID: newUser(t, s).ID, Purpose: purpose, TokenHash: "ott-" + echogen.NewID(), CreatedAt: t0(), ExpiresAt: expires}
 		if err := s.CreateOneTimeToken(ctx, tok); err != nil {
 			t.Fatalf("CreateOneTimeToken: %v", err)
 		}
 		return tok
 	}
-	at := t0.Add(time.Minute)
+	at := t0().Add(time.Minute)
 
 	t.Run("consume once", func(t *testing.T) {
-		tok := newToken(t, echogen.PurposePasswordReset, t0.Add(time.Hour))
+		tok := newToken(t, echogen.PurposePasswordReset, t0().Add(time.Hour))
 		got, err := s.ConsumeOneTimeToken(ctx, echogen.PurposePasswordReset, tok.TokenHash, at)
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +70,7 @@ func testOneTimeTokens(t *testing.T, newStore func(t *testing.T) echogen.Store) 
 	})
 
 	t.Run("racing consumptions", func(t *testing.T) {
-		tok := newToken(t, echogen.PurposePasswordReset, t0.Add(time.Hour))
+		tok := newToken(t, echogen.PurposePasswordReset, t0().Add(time.Hour))
 		var (
 			wg       sync.WaitGroup
 			consumed atomic.Int32
@@ -99,8 +99,8 @@ func testOneTimeTokens(t *testing.T, newStore func(t *testing.T) echogen.Store) 
 	})
 
 	t.Run("taken hash", func(t *testing.T) {
-		tok := newToken(t, echogen.PurposePasswordReset, t0.Add(time.Hour))
-		dup := &echogen.OneTimeToken{UserID: tok.UserID, Purpose: echogen.PurposePasswordReset, TokenHash: tok.TokenHash, CreatedAt: t0, ExpiresAt: t0}
+		tok := newToken(t, echogen.PurposePasswordReset, t0().Add(time.Hour))
+		dup := &echogen.OneTimeToken{UserID: tok.UserID, Purpose: echogen.PurposePasswordReset, TokenHash: tok.TokenHash, CreatedAt: t0(), ExpiresAt: t0()}
 		if err := s.CreateOneTimeToken(ctx, dup); err == nil {
 			t.Error("CreateOneTimeToken with a taken hash succeeded")
 		}

@@ -37,7 +37,7 @@ func testUsers(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 	t.Run("phone account has no email", func(t *testing.T) {
 		// Two accounts without an email: NULLs never clash.
 		for range 2 {
-			u := &echogen.User{Phone: "+4420" + echogen.RandomString(8, "0123456789"), PasswordHash: "h", CreatedAt: t0, UpdatedAt: t0}
+			u := &echogen.User{Phone: "+4420" + echogen.RandomString(8, "0123456789"), PasswordHash: "h", CreatedAt: t0(), UpdatedAt: t0()}
 			if err := s.CreateUser(ctx, u); err != nil {
 				t.Fatalf("CreateUser: %v", err)
 			}
@@ -67,7 +67,7 @@ func testUsers(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				err := s.CreateUser(ctx, &echogen.User{Email: tt.email, Phone: tt.phone, PasswordHash: "h", CreatedAt: t0, UpdatedAt: t0})
+				err := s.CreateUser(ctx, &echogen.User{Email: tt.email, Phone: tt.phone, PasswordHash: "h", CreatedAt: t0(), UpdatedAt: t0()})
 				wantKind(t, err, echogen.KindConflict)
 				if code := echogen.ErrorCode(err); code != "user_exists" {
 					t.Errorf("code = %q, want user_exists", code)
@@ -87,10 +87,10 @@ func testUsers(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 			{"by empty email", func() error { _, err := s.UserByEmail(ctx, ""); return err }},
 			{"by phone", func() error { _, err := s.UserByPhone(ctx, "+10000000000"); return err }},
 			{"by empty phone", func() error { _, err := s.UserByPhone(ctx, ""); return err }},
-			{"record sign-in", func() error { return s.RecordSignIn(ctx, echogen.NewID(), t0) }},
-			{"set password", func() error { return s.SetPasswordHash(ctx, echogen.NewID(), "h", t0) }},
-			{"confirm email", func() error { return s.ConfirmEmail(ctx, echogen.NewID(), t0) }},
-			{"confirm email of malformed id", func() error { return s.ConfirmEmail(ctx, "x", t0) }},
+			{"record sign-in", func() error { return s.RecordSignIn(ctx, echogen.NewID(), t0()) }},
+			{"set password", func() error { return s.SetPasswordHash(ctx, echogen.NewID(), "h", t0()) }},
+			{"confirm email", func() error { return s.ConfirmEmail(ctx, echogen.NewID(), t0()) }},
+			{"confirm email of malformed id", func() error { return s.ConfirmEmail(ctx, "x", t0()) }},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) { wantKind(t, tt.call(), echogen.KindNotFound) })
@@ -98,7 +98,7 @@ func testUsers(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 	})
 
 	t.Run("updates", func(t *testing.T) {
-		t1, t2 := t0.Add(time.Minute), t0.Add(2*time.Minute)
+		t1, t2 := t0().Add(time.Minute), t0().Add(2*time.Minute)
 		tests := []struct {
 			name   string
 			update func(id string) error
