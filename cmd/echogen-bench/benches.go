@@ -73,8 +73,8 @@ func benchMe(ctx context.Context, out io.Writer, databaseURL string, conns int, 
 
 // benchSignIn measures one sign-in at a time with the default argon2id
 // parameters, then the process's peak memory while n sign in at once.
-func benchSignIn(ctx context.Context, out io.Writer, databaseURL string, n int) error {
-	srv, err := startServer(ctx, databaseURL, nil)
+func benchSignIn(ctx context.Context, out io.Writer, databaseURL string, n, hashConcurrency int) error {
+	srv, err := startServer(ctx, databaseURL, map[string]string{"PASSWORD_HASH_CONCURRENCY": strconv.Itoa(hashConcurrency)})
 	if err != nil {
 		return err
 	}
@@ -119,6 +119,7 @@ func benchSignIn(ctx context.Context, out io.Writer, databaseURL string, n int) 
 		return err
 	}
 	peak := rssKiB("VmHWM")
+	fmt.Fprintf(out, "PASSWORD_HASH_CONCURRENCY=%d (0 = max(2, GOMAXPROCS)); ", hashConcurrency)
 	fmt.Fprintf(out, "%d concurrent sign-ins: all done in %.0f ms; RSS before %.1f MiB, peak %.1f MiB (+%.1f MiB)\n",
 		n, ms(elapsed), float64(before)/1024, float64(peak)/1024, float64(peak-before)/1024)
 	return nil

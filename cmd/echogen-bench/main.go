@@ -34,6 +34,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	conns := fs.Int("c", 32, "concurrent connections")
 	databaseURL := fs.String("database-url", "", "PostgreSQL URL; empty runs on SQLite in a temporary folder")
 	signins := fs.Int("signins", 50, "concurrent sign-ins for the memory measurement")
+	hashConcurrency := fs.Int("hash-concurrency", 0, "PASSWORD_HASH_CONCURRENCY for the signin benchmark (0: the server's default)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if len(args) == 0 {
 		return fmt.Errorf("usage: echogen-bench me|signin|startup [flags]")
@@ -58,7 +59,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	case "me":
 		return benchMe(ctx, out, *databaseURL, *conns, *duration)
 	case "signin":
-		return benchSignIn(ctx, out, *databaseURL, *signins)
+		return benchSignIn(ctx, out, *databaseURL, *signins, *hashConcurrency)
 	case "startup":
 		return benchStartup(ctx, out)
 	}

@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/echogen/server/internal/echogen"
 )
@@ -20,6 +21,15 @@ type Store struct {
 	write *sql.DB // writes and transactions; SQLite's single writer
 	read  *sql.DB // plain reads
 	d     Dialect
+	// stmts caches SQLite's prepared statements by pool and query: parsing
+	// SQL costs SQLite more than running these small queries. (pgx caches
+	// PostgreSQL's statements itself.)
+	stmts sync.Map // stmtKey → *sql.Stmt
+}
+
+type stmtKey struct {
+	db    *sql.DB
+	query string
 }
 
 var _ echogen.Store = (*Store)(nil)
@@ -56,15 +66,70 @@ type querier interface {
 }
 
 func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
-	return q.ExecContext(ctx, s.d.Rebind(query), s.d.args(args)...)
+	return s.prepared(ctx, q, query).ExecContext(ctx, s.d.Rebind(query), s.d.args(args)...)
 }
 
 func (s *Store) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
-	return q.QueryContext(ctx, s.d.Rebind(query), s.d.args(args)...)
+	return s.prepared(ctx, q, query).QueryContext(ctx, s.d.Rebind(query), s.d.args(args)...)
 }
 
 func (s *Store) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
-	return q.QueryRowContext(ctx, s.d.Rebind(query), s.d.args(args)...)
+	return s.prepared(ctx, q, query).QueryRowContext(ctx, s.d.Rebind(query), s.d.args(args)...)
+}
+
+// prepared returns a querier that runs query from a cached prepared
+// statement on SQLite, and q itself elsewhere or when preparing fails (the
+// query then fails the ordinary way, with its error).
+func (s *Store) prepared(ctx context.Context, q querier, query string) querier {
+	if s.d != SQLite {
+		return q
+	}
+	var db *sql.DB
+	var tx *sql.Tx
+	switch v := q.(type) {
+	case *sql.DB:
+		db = v
+	case *sql.Tx:
+		db, tx = s.write, v // transactions run on the writer
+	default:
+		return q
+	}
+	key := stmtKey{db: db, query: query}
+	v, ok := s.stmts.Load(key)
+	if !ok && tx != nil {
+		// Preparing on the pool would wait for a connection, and SQLite's
+		// writer has just one: the one this transaction holds.
+		return q
+	}
+	if !ok {
+		st, err := db.PrepareContext(ctx, query)
+		if err != nil {
+			return q
+		}
+		if v, ok = s.stmts.LoadOrStore(key, st); ok {
+			st.Close() // another goroutine prepared it first
+		}
+	}
+	st := v.(*sql.Stmt)
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
+	}
+	return stmtQuerier{st}
+}
+
+// stmtQuerier runs a prepared statement; the query text is already in it.
+type stmtQuerier struct{ st *sql.Stmt }
+
+func (p stmtQuerier) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return p.st.ExecContext(ctx, args...)
+}
+
+func (p stmtQuerier) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return p.st.QueryContext(ctx, args...)
+}
+
+func (p stmtQuerier) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return p.st.QueryRowContext(ctx, args...)
 }
 
 // execOne runs an UPDATE or DELETE that must hit a row; none is
