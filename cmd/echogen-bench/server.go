@@ -9,11 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/echogen/server/internal/app"
 	"github.com/echogen/server/internal/config"
@@ -30,6 +33,12 @@ func startServer(ctx context.Context, databaseURL string, extra map[string]strin
 	dir, err := os.MkdirTemp("", "echogen-bench-*")
 	if err != nil {
 		return nil, err
+	}
+	dropSchema := func() {}
+	if databaseURL != "" {
+		if databaseURL, dropSchema, err = benchSchema(ctx, databaseURL); err != nil {
+			return nil, err
+		}
 	}
 	env := map[string]string{
 		"DATA_DIR":                           dir,
@@ -68,7 +77,35 @@ func startServer(ctx context.Context, databaseURL string, extra map[string]strin
 		<-done
 		a.Close()
 		os.RemoveAll(dir)
+		dropSchema()
 	}}, nil
+}
+
+// benchSchema creates a schema of its own for one run in the PostgreSQL
+// database at url, and returns a URL whose connections use it and a
+// function that drops it.
+func benchSchema(ctx context.Context, url string) (string, func(), error) {
+	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	exec := func(stmt string) error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(ctx, stmt)
+		return err
+	}
+	if err := exec("CREATE SCHEMA " + schema); err != nil {
+		return "", nil, fmt.Errorf("create bench schema: %w", err)
+	}
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() { _ = exec("DROP SCHEMA " + schema + " CASCADE") }, nil
 }
 
 // user is a signed-up account with its access token.

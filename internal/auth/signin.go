@@ -55,7 +55,11 @@ func (s *Service) SignUp(ctx context.Context, c echogen.Credentials) (*echogen.I
 			// Without the mail the user could not finish; say so.
 			return nil, nil, fmt.Errorf("sign up: %w", err)
 		case s.cfg.EmailConfirmationRequired:
-			return nil, nil, errConfirmationRequired()
+			// The account exists without a session: hand back who it is so
+			// the profile (with the name given) is created now.
+			id := identity(u)
+			id.FullName = strings.TrimSpace(c.FullName)
+			return id, nil, errConfirmationRequired()
 		case err != nil:
 			// The account works without confirmation and the user can ask
 			// for the mail again; do not fail the sign-up.

@@ -54,6 +54,11 @@ func (s *AccountService) SignUp(ctx context.Context, c Credentials) (*AuthResult
 	}
 	id, tokens, err := s.auth.SignUp(ctx, c)
 	if err != nil {
+		if id != nil { // created, awaiting email confirmation: keep the name given
+			if _, perr := s.account(ctx, *id); perr != nil {
+				return nil, perr
+			}
+		}
 		return nil, err
 	}
 	return s.authResult(ctx, id, tokens)
@@ -122,31 +127,27 @@ func (s *AccountService) User(ctx context.Context, p Principal, userID string) (
 // account assembles the profile view, creating the profile row on first use
 // (a Supabase user may have signed up elsewhere).
 func (s *AccountService) account(ctx context.Context, id Identity) (*Account, error) {
-	prof, err := s.store.Profile(ctx, id.UserID)
+	prof, del, err := s.store.ProfileAndDeletion(ctx, id.UserID)
 	if ErrorKind(err) == KindNotFound {
-		prof, err = s.createProfile(ctx, id)
+		if err := s.createProfile(ctx, id); err != nil {
+			return nil, err
+		}
+		prof, del, err = s.store.ProfileAndDeletion(ctx, id.UserID)
 	}
-	if err != nil {
-		return nil, err
-	}
-	del, err := s.store.ActiveDeletion(ctx, id.UserID)
 	if err != nil {
 		return nil, err
 	}
 	return &Account{Identity: id, Profile: *prof, PendingDeletion: del}, nil
 }
 
-func (s *AccountService) createProfile(ctx context.Context, id Identity) (*Profile, error) {
+func (s *AccountService) createProfile(ctx context.Context, id Identity) error {
 	now := s.clock.Now()
 	p := &Profile{UserID: id.UserID, CreatedAt: now, UpdatedAt: now}
 	if id.FullName != "" {
 		name := id.FullName
 		p.FullName = &name
 	}
-	if err := s.store.CreateProfile(ctx, p); err != nil {
-		return nil, err
-	}
-	return s.store.Profile(ctx, id.UserID)
+	return s.store.CreateProfile(ctx, p)
 }
 
 // Patch is one field of a partial update: absent, null, or a value.

@@ -101,6 +101,9 @@ type OneTimeToken struct {
 // Authenticator is the auth backend: the built-in one (package auth) or
 // Supabase Auth. Errors are *Error values with client-safe messages.
 type Authenticator interface {
+	// SignUp creates the account and opens a session. When the account is
+	// created but must confirm its email first, it returns the identity,
+	// no tokens, and an error with code email_confirmation_required.
 	SignUp(ctx context.Context, c Credentials) (*Identity, *Tokens, error)
 	SignIn(ctx context.Context, c Credentials) (*Identity, *Tokens, error)
 	Refresh(ctx context.Context, refreshToken string, client ClientInfo) (*Identity, *Tokens, error)

@@ -56,6 +56,9 @@ type OneTimeTokenStore interface {
 // ProfileStore keeps profiles and onboarding answers.
 type ProfileStore interface {
 	Profile(ctx context.Context, userID string) (*Profile, error)
+	// ProfileAndDeletion returns the profile and the user's active deletion
+	// request (nil when none) in one read: every profile answer shows both.
+	ProfileAndDeletion(ctx context.Context, userID string) (*Profile, *DeletionRequest, error)
 	// CreateProfile inserts p unless the user already has a profile.
 	CreateProfile(ctx context.Context, p *Profile) error
 	// UpdateProfile reads the profile, calls update on it and writes the

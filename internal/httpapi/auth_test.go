@@ -545,7 +545,7 @@ func TestPasswordResetAndEmailVerification(t *testing.T) {
 func TestEmailConfirmationRequired(t *testing.T) {
 	e := newTestEnv(t, storeSQLite, func(o *envOptions) { o.emailConfirmationRequired = true })
 	e.secrets = append(e.secrets, "longenough")
-	r := e.do("POST", "/api/v1/auth/signup", "", `{"method":"email","email":"ada@example.com","password":"longenough"}`)
+	r := e.do("POST", "/api/v1/auth/signup", "", `{"method":"email","email":"ada@example.com","password":"longenough","fullName":"Ada"}`)
 	if r.status != http.StatusForbidden || r.object(t)["code"] != "email_confirmation_required" {
 		t.Fatalf("sign-up needing confirmation: %d %s", r.status, r.raw)
 	}
@@ -561,7 +561,10 @@ func TestEmailConfirmationRequired(t *testing.T) {
 	if r := e.do("POST", "/api/v1/auth/email/verify", "", fmt.Sprintf(`{"token":%q}`, token)); r.status != http.StatusOK {
 		t.Fatalf("verify: %d %s", r.status, r.raw)
 	}
-	e.signIn("ada@example.com", "longenough")
+	ada := e.signIn("ada@example.com", "longenough")
+	if me := e.do("GET", "/api/v1/auth/me", ada.access, "").object(t); me["fullName"] != "Ada" {
+		t.Errorf("the name given at sign-up was lost: %v", me["fullName"])
+	}
 }
 
 func splitJWT(t *testing.T, tok string) (string, string, string) {

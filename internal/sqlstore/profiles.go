@@ -30,6 +30,29 @@ func (s *Store) Profile(ctx context.Context, userID string) (*echogen.Profile, e
 	return p, nil
 }
 
+// ProfileAndDeletion returns the profile and the active deletion request
+// (nil when none) with one query.
+func (s *Store) ProfileAndDeletion(ctx context.Context, userID string) (*echogen.Profile, *echogen.DeletionRequest, error) {
+	var p echogen.Profile
+	var delID, delUser sql.NullString
+	var d echogen.DeletionRequest
+	var requestedAt, scheduledFor *time.Time
+	err := s.queryRow(ctx, s.read, `SELECT p.id, p.full_name, p.avatar_url, p.bio, p.preferences, p.onboarding_completed, p.created_at, p.updated_at,
+			d.id, d.user_id, d.requested_at, d.scheduled_for, d.cancelled_at, d.completed_at
+		FROM profiles p LEFT JOIN account_deletion_requests d ON d.user_id = p.id AND d.cancelled_at IS NULL AND d.completed_at IS NULL
+		WHERE p.id = ?`, userID).Scan(
+		&p.UserID, &p.FullName, &p.AvatarURL, &p.Bio, jsonScanner{&p.Preferences}, &p.OnboardingCompleted, scanTime(&p.CreatedAt), scanTime(&p.UpdatedAt),
+		&delID, &delUser, scanNullTime(&requestedAt), scanNullTime(&scheduledFor), scanNullTime(&d.CancelledAt), scanNullTime(&d.CompletedAt))
+	if err != nil {
+		return nil, nil, scanErr(err, "Profile")
+	}
+	if !delID.Valid {
+		return &p, nil, nil
+	}
+	d.ID, d.UserID, d.RequestedAt, d.ScheduledFor = delID.String, delUser.String, *requestedAt, *scheduledFor
+	return &p, &d, nil
+}
+
 // CreateProfile inserts p unless the user already has a profile, in which
 // case the stored one is kept.
 func (s *Store) CreateProfile(ctx context.Context, p *echogen.Profile) error {

@@ -153,6 +153,48 @@ func testProfiles(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 			t.Errorf("Profile after a failed update (-want +got):\n%s", diff)
 		}
 	})
+
+	t.Run("profile and deletion in one read", func(t *testing.T) {
+		p := &echogen.Profile{UserID: echogen.NewID(), FullName: ptr("Ada"), CreatedAt: t0(), UpdatedAt: t0()}
+		other := echogen.NewID()
+		if err := s.CreateProfile(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ScheduleDeletion(ctx, other, t0(), t0().Add(30*day)); err != nil {
+			t.Fatal(err)
+		}
+		check := func(step string, wantDeletion bool) {
+			t.Helper()
+			gotP, gotD, err := s.ProfileAndDeletion(ctx, p.UserID)
+			if err != nil {
+				t.Fatalf("%s: %v", step, err)
+			}
+			if diff := cmp.Diff(p, gotP); diff != "" {
+				t.Errorf("%s: profile (-want +got):\n%s", step, diff)
+			}
+			active, err := s.ActiveDeletion(ctx, p.UserID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(active, gotD); diff != "" || (gotD != nil) != wantDeletion {
+				t.Errorf("%s: deletion (-ActiveDeletion +got):\n%s", step, diff)
+			}
+		}
+		check("none scheduled (another user's is not shown)", false)
+		if _, err := s.ScheduleDeletion(ctx, p.UserID, t0(), t0().Add(30*day)); err != nil {
+			t.Fatal(err)
+		}
+		check("scheduled", true)
+		if _, err := s.CancelDeletion(ctx, p.UserID, t0().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		check("cancelled", false)
+		for _, id := range []string{echogen.NewID(), "not-a-uuid"} {
+			if _, _, err := s.ProfileAndDeletion(ctx, id); echogen.ErrorKind(err) != echogen.KindNotFound {
+				t.Errorf("ProfileAndDeletion(%q) error = %v, want NotFound", id, err)
+			}
+		}
+	})
 }
 
 func testOnboarding(t *testing.T, newStore func(t *testing.T) echogen.Store) {
