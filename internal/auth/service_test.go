@@ -859,8 +859,11 @@ func TestEmailConfirmationRequired(t *testing.T) {
 
 		id, tok, err := e.svc.SignUp(t.Context(), emailCreds("ada@example.com"))
 		wantError(t, err, echogen.KindPermissionDenied, "email_confirmation_required", "")
-		if id != nil || tok != nil {
+		if tok != nil {
 			t.Error("a sign-up awaiting confirmation returned a session")
+		}
+		if id == nil || id.Email != "ada@example.com" {
+			t.Errorf("identity %+v: the created account must be named so its profile can be made", id)
 		}
 		if msg := err.(*echogen.Error).Message; !strings.Contains(msg, "onfirm") || !strings.Contains(msg, "email") {
 			t.Errorf("message %q does not tell the user to confirm their email", msg)

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -284,4 +285,62 @@ func TestDeletionWindowAndPurge(t *testing.T) {
 		}
 		e.signIn(bob.email, bob.password)
 	})
+}
+
+func TestCORSAndRequestLogs(t *testing.T) {
+	e := newTestEnv(t, storeSQLite, func(o *envOptions) { o.opts.CORSOrigins = []string{"https://app.example.com"} })
+	ada := e.signUp("ada@example.com")
+
+	req, _ := http.NewRequest("OPTIONS", e.srv.URL+"/api/v1/auth/me", nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	req.Header.Set("Access-Control-Request-Headers", "authorization")
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Errorf("preflight from an allowed origin: %d %v", res.StatusCode, res.Header)
+	}
+	req, _ = http.NewRequest("GET", e.srv.URL+"/api/v1/auth/me", nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("Authorization", "Bearer "+ada.access)
+	res, err = e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	exposed := res.Header.Get("Access-Control-Expose-Headers")
+	if !strings.Contains(exposed, "X-Request-Id") || !strings.Contains(exposed, "X-Job-Id") {
+		t.Errorf("exposed headers %q", exposed)
+	}
+	req.Header.Set("Origin", "https://evil.example.com")
+	res, err = e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("an unlisted origin was allowed")
+	}
+
+	// One JSON log line per request with method, route, status, latency
+	// and the caller's id.
+	var found bool
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) != nil || entry["msg"] != "request" {
+			continue
+		}
+		if entry["route"] == "/api/v1/auth/me" && entry["method"] == "GET" && entry["status"] == float64(200) && entry["user_id"] == ada.userID {
+			if _, ok := entry["latency_ms"].(float64); ok && entry["request_id"] != "" {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no request log line for GET /api/v1/auth/me by %s:\n%s", ada.userID, e.logs.String())
+	}
+	e.checkLogs()
 }

@@ -66,7 +66,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		info.log = s.log.With("request_id", id)
 		w.Header().Set("X-Request-ID", id)
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		// chi fills in the route pattern of a routing context it finds in
+		// the request, so make one here where the log line can read it.
+		routing := chi.NewRouteContext()
+		ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
+		r = r.WithContext(context.WithValue(ctx, chi.RouteCtxKey, routing))
 
 		defer func() {
 			if v := recover(); v != nil {
@@ -78,10 +82,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 					writeError(ww, r, errors.New("panic"))
 				}
 			}
-			route := ""
-			if rc := chi.RouteContext(r.Context()); rc != nil {
-				route = rc.RoutePattern()
-			}
+			route := routing.RoutePattern()
 			status := ww.Status()
 			if status == 0 {
 				status = http.StatusOK
