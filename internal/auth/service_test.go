@@ -13,6 +13,7 @@ import (
 
 	"github.com/echogen/server/internal/auth"
 	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/echogen/echogentest"
 	"github.com/echogen/server/internal/storetest"
 )
 
@@ -33,52 +34,12 @@ func eachStore(t *testing.T, f func(t *testing.T, newStore func(*testing.T) echo
 	}
 }
 
-// clock is a clock the test moves by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// mailbox records the mail the service queues.
-type mailbox struct {
-	mu    sync.Mutex
-	mails []echogen.Mail
-}
-
-func (m *mailbox) EnqueueMail(_ context.Context, mail echogen.Mail) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.mails = append(m.mails, mail)
-	return nil
-}
-
-// take returns the mail queued since the last take.
-func (m *mailbox) take() []echogen.Mail {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := m.mails
-	m.mails = nil
-	return out
-}
-
 // env is a Service on a fresh store.
 type env struct {
 	svc   *auth.Service
 	store echogen.Store
-	clock *clock
-	mail  *mailbox
+	clock *echogentest.Clock
+	mail  *echogentest.Mailbox
 }
 
 const (
@@ -92,7 +53,7 @@ var client = echogen.ClientInfo{UserAgent: "EchoGen/1.0 (iPhone; iOS 18.2)", IP:
 
 func newEnv(t *testing.T, newStore func(*testing.T) echogen.Store, cfg auth.Config) *env {
 	t.Helper()
-	c := &clock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	c := echogentest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	store := newStore(t)
 	// Cheap hashing parameters: the service's behaviour does not depend
 	// on the cost, and the hasher has its own tests.
@@ -110,7 +71,7 @@ func newEnv(t *testing.T, newStore func(*testing.T) echogen.Store, cfg auth.Conf
 	if cfg.EmailVerifyURL == "" {
 		cfg.EmailVerifyURL = verifyURL
 	}
-	mail := &mailbox{}
+	mail := &echogentest.Mailbox{}
 	svc, err := auth.NewService(cfg, store, store, store, mail, hasher, signer, c)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +94,7 @@ func (e *env) signUp(t *testing.T, c echogen.Credentials) (*echogen.Identity, *e
 	if err != nil {
 		t.Fatalf("SignUp(%s): %v", c.Method, err)
 	}
-	e.mail.take()
+	e.mail.Take()
 	return id, tok
 }
 
@@ -267,7 +228,7 @@ func TestSignUp(t *testing.T) {
 				if u.EmailConfirmedAt != nil {
 					t.Error("email confirmed at sign-up")
 				}
-				mails := e.mail.take()
+				mails := e.mail.Take()
 				if !tc.wantMail {
 					if len(mails) != 0 {
 						t.Errorf("mails = %+v, want none", mails)
@@ -298,7 +259,7 @@ func TestSignUpDuplicate(t *testing.T) {
 			wantError(t, err, echogen.KindBadRequest, "user_already_exists", "User already registered")
 			wantNoSecret(t, err, c.Password)
 		}
-		if mails := e.mail.take(); len(mails) != 0 {
+		if mails := e.mail.Take(); len(mails) != 0 {
 			t.Errorf("a refused sign-up sent mail: %+v", mails)
 		}
 	})
@@ -714,7 +675,7 @@ func TestPasswordReset(t *testing.T) {
 		if err := e.svc.ForgotPassword(t.Context(), "nobody@example.com"); err != nil {
 			t.Fatalf("ForgotPassword(unknown): %v", err)
 		}
-		if mails := e.mail.take(); len(mails) != 0 {
+		if mails := e.mail.Take(); len(mails) != 0 {
 			t.Fatalf("mail for an unknown account: %+v", mails)
 		}
 		err := e.svc.ForgotPassword(t.Context(), "not an email")
@@ -722,7 +683,7 @@ func TestPasswordReset(t *testing.T) {
 		if err := e.svc.ForgotPassword(t.Context(), " Ada@Example.com"); err != nil {
 			t.Fatalf("ForgotPassword: %v", err)
 		}
-		mails := e.mail.take()
+		mails := e.mail.Take()
 		if len(mails) != 1 || mails[0].To != "ada@example.com" || !strings.Contains(mails[0].Subject, "Reset") {
 			t.Fatalf("mails = %+v, want one reset mail to ada@example.com", mails)
 		}
@@ -776,7 +737,7 @@ func TestPasswordReset(t *testing.T) {
 		if err := e.svc.ForgotPassword(t.Context(), "ada@example.com"); err != nil {
 			t.Fatal(err)
 		}
-		late := tokenOf(t, e.mail.take()[0], resetURL)
+		late := tokenOf(t, e.mail.Take()[0], resetURL)
 		e.clock.Advance(auth.DefaultResetTokenTTL)
 		err = e.svc.ResetPassword(t.Context(), late, "a third password")
 		wantError(t, err, echogen.KindBadRequest, "invalid_token", "Token has expired or is invalid")
@@ -794,7 +755,7 @@ func TestEmailVerification(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mails := e.mail.take()
+		mails := e.mail.Take()
 		if len(mails) != 1 {
 			t.Fatalf("mails = %+v, want one", mails)
 		}
@@ -808,7 +769,7 @@ func TestEmailVerification(t *testing.T) {
 		if err := e.svc.ResendVerification(t.Context(), "ADA@example.com"); err != nil {
 			t.Fatal(err)
 		}
-		mails = e.mail.take()
+		mails = e.mail.Take()
 		if len(mails) != 1 || mails[0].To != "ada@example.com" {
 			t.Fatalf("mails after resend = %+v, want one to ada@example.com", mails)
 		}
@@ -838,7 +799,7 @@ func TestEmailVerification(t *testing.T) {
 		if err := e.svc.ResendVerification(t.Context(), "ada@example.com"); err != nil {
 			t.Fatal(err)
 		}
-		if mails := e.mail.take(); len(mails) != 0 {
+		if mails := e.mail.Take(); len(mails) != 0 {
 			t.Errorf("mail for a confirmed account: %+v", mails)
 		}
 
@@ -846,7 +807,7 @@ func TestEmailVerification(t *testing.T) {
 		if _, _, err := e.svc.SignUp(t.Context(), emailCreds("bob@example.com")); err != nil {
 			t.Fatal(err)
 		}
-		late := tokenOf(t, e.mail.take()[0], verifyURL)
+		late := tokenOf(t, e.mail.Take()[0], verifyURL)
 		e.clock.Advance(auth.DefaultVerifyTokenTTL)
 		err = e.svc.VerifyEmail(t.Context(), late)
 		wantError(t, err, echogen.KindBadRequest, "invalid_token", "Token has expired or is invalid")
@@ -868,7 +829,7 @@ func TestEmailConfirmationRequired(t *testing.T) {
 		if msg := err.(*echogen.Error).Message; !strings.Contains(msg, "onfirm") || !strings.Contains(msg, "email") {
 			t.Errorf("message %q does not tell the user to confirm their email", msg)
 		}
-		mails := e.mail.take()
+		mails := e.mail.Take()
 		if len(mails) != 1 || mails[0].To != "ada@example.com" {
 			t.Fatalf("mails = %+v, want one verification mail", mails)
 		}

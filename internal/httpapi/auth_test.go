@@ -506,7 +506,7 @@ func TestPasswordResetAndEmailVerification(t *testing.T) {
 		if r := e.do("POST", "/api/v1/auth/password/forgot", "", `{"email":"ada@example.com"}`); r.status != http.StatusAccepted {
 			t.Fatalf("forgot: %d", r.status)
 		}
-		token := mailToken.FindString(e.mail.last(t, "ada@example.com").Text)
+		token := mailToken.FindString(e.lastMail("ada@example.com").Text)
 		if token == "" {
 			t.Fatal("no token in the reset mail")
 		}
@@ -532,7 +532,7 @@ func TestPasswordResetAndEmailVerification(t *testing.T) {
 
 		// An expired reset token is refused.
 		e.do("POST", "/api/v1/auth/password/forgot", "", `{"email":"ada@example.com"}`)
-		late := mailToken.FindString(e.mail.last(t, "ada@example.com").Text)
+		late := mailToken.FindString(e.lastMail("ada@example.com").Text)
 		e.secrets = append(e.secrets, late)
 		e.clock.Advance(31 * time.Minute)
 		if r := e.do("POST", "/api/v1/auth/password/reset", "", `{"token":"`+late+`","password":"brand-new-password-2"}`); r.status != http.StatusBadRequest {
@@ -556,7 +556,7 @@ func TestEmailConfirmationRequired(t *testing.T) {
 	if r := e.do("POST", "/api/v1/auth/email/resend", "", `{"email":"ada@example.com"}`); r.status != http.StatusAccepted {
 		t.Fatalf("resend: %d", r.status)
 	}
-	token := mailToken.FindString(e.mail.last(t, "ada@example.com").Text)
+	token := mailToken.FindString(e.lastMail("ada@example.com").Text)
 	e.secrets = append(e.secrets, token)
 	if r := e.do("POST", "/api/v1/auth/email/verify", "", fmt.Sprintf(`{"token":%q}`, token)); r.status != http.StatusOK {
 		t.Fatalf("verify: %d %s", r.status, r.raw)

@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -31,7 +30,7 @@ type testEnv struct {
 	clock    *echogentest.Clock
 	store    echogen.Store
 	accounts *echogen.AccountService
-	mail     *mailRecorder
+	mail     *echogentest.Mailbox
 	logs     *lockedWriter
 	// secrets must never appear in a response or a log line.
 	secrets []string
@@ -68,7 +67,7 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 	store := newStore(t)
 	logs := &lockedWriter{w: &bytes.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	mail := &mailRecorder{}
+	mail := &echogentest.Mailbox{}
 	hasher, err := auth.NewPasswordHasher(auth.Params{Memory: 8192, Time: 1, Threads: 1}, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -225,30 +224,14 @@ func (e *testEnv) checkLogs() {
 	e.checkNoSecrets(e.logs.String())
 }
 
-// mailRecorder is the mail queue port, recording instead of enqueuing.
-type mailRecorder struct {
-	mu   sync.Mutex
-	sent []echogen.Mail
-}
-
-func (m *mailRecorder) EnqueueMail(_ context.Context, mail echogen.Mail) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sent = append(m.sent, mail)
-	return nil
-}
-
-func (m *mailRecorder) last(t *testing.T, to string) echogen.Mail {
-	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i := len(m.sent) - 1; i >= 0; i-- {
-		if m.sent[i].To == to {
-			return m.sent[i]
-		}
+// lastMail returns the newest mail queued for the address.
+func (e *testEnv) lastMail(to string) echogen.Mail {
+	e.t.Helper()
+	m, ok := e.mail.Last(to)
+	if !ok {
+		e.t.Fatalf("no mail to %s", to)
 	}
-	t.Fatalf("no mail to %s", to)
-	return echogen.Mail{}
+	return m
 }
 
 type lockedWriter struct {

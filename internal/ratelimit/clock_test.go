@@ -1,28 +1,11 @@
 package ratelimit
 
 import (
-	"sync"
 	"time"
+
+	"github.com/echogen/server/internal/echogen/echogentest"
 )
 
-// fakeClock is a Clock that moves only when told to.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+func newFakeClock() *echogentest.Clock {
+	return echogentest.NewClock(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/echogen/server/internal/echogen/echogentest"
 )
 
 // call is one Allow call and what it must return, after moving the clock.
@@ -18,7 +20,7 @@ type call struct {
 	retry   time.Duration
 }
 
-func run(t *testing.T, clock *fakeClock, l *Limiter, calls []call) {
+func run(t *testing.T, clock *echogentest.Clock, l *Limiter, calls []call) {
 	t.Helper()
 	for i, c := range calls {
 		clock.Advance(c.advance)
