@@ -96,6 +96,7 @@ type Store interface {
 	OneTimeTokenStore
 	ProfileStore
 	DeletionStore
+	LibraryStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 }
