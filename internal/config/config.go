@@ -52,6 +52,19 @@ type Config struct {
 
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
 
+	StorageBackend    string        // STORAGE_BACKEND: local or s3
+	S3Endpoint        string        // S3_ENDPOINT
+	S3Region          string        // S3_REGION
+	S3AccessKeyID     string        // S3_ACCESS_KEY_ID
+	S3SecretAccessKey string        // S3_SECRET_ACCESS_KEY
+	S3ForcePathStyle  bool          // S3_FORCE_PATH_STYLE
+	BucketDocuments   string        // STORAGE_BUCKET_DOCUMENTS
+	MediaSigningKeys  string        // MEDIA_SIGNING_KEYS
+	SignedURLTTL      time.Duration // SIGNED_URL_TTL
+	UploadMaxAudioMB  int           // UPLOAD_MAX_AUDIO_MB
+	UploadMaxImageMB  int           // UPLOAD_MAX_IMAGE_MB
+	UploadMaxDocMB    int           // UPLOAD_MAX_DOCUMENT_MB
+
 	SMTPHost     string // SMTP_HOST
 	SMTPPort     int    // SMTP_PORT
 	SMTPUsername string // SMTP_USERNAME
@@ -138,6 +151,19 @@ func Load(getenv func(string) string, dotenv map[string]string) (*Config, error)
 
 		ShutdownTimeout: r.duration("SHUTDOWN_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
 
+		StorageBackend:    r.oneOf("STORAGE_BACKEND", "local", "local", "s3"),
+		S3Endpoint:        r.url("S3_ENDPOINT"),
+		S3Region:          r.str("S3_REGION", "us-east-1"),
+		S3AccessKeyID:     r.str("S3_ACCESS_KEY_ID", ""),
+		S3SecretAccessKey: r.str("S3_SECRET_ACCESS_KEY", ""),
+		S3ForcePathStyle:  r.boolean("S3_FORCE_PATH_STYLE", true),
+		BucketDocuments:   r.str("STORAGE_BUCKET_DOCUMENTS", "documents"),
+		MediaSigningKeys:  r.str("MEDIA_SIGNING_KEYS", ""),
+		SignedURLTTL:      r.duration("SIGNED_URL_TTL", time.Hour, time.Minute, 7*24*time.Hour),
+		UploadMaxAudioMB:  r.integer("UPLOAD_MAX_AUDIO_MB", 200, 1, 10_000),
+		UploadMaxImageMB:  r.integer("UPLOAD_MAX_IMAGE_MB", 10, 1, 1_000),
+		UploadMaxDocMB:    r.integer("UPLOAD_MAX_DOCUMENT_MB", 50, 1, 10_000),
+
 		SMTPHost:     r.str("SMTP_HOST", ""),
 		SMTPPort:     r.integer("SMTP_PORT", 587, 1, 65535),
 		SMTPUsername: r.str("SMTP_USERNAME", ""),
@@ -199,6 +225,16 @@ func (c *Config) validate(r *reader) {
 		if c.VaultKeys == "" {
 			r.problems = append(r.problems, "VAULT_KEYS: required when ENVIRONMENT=production")
 		}
+	}
+	if c.StorageBackend == "s3" {
+		for _, v := range []struct{ key, val string }{{"S3_ENDPOINT", c.S3Endpoint}, {"S3_ACCESS_KEY_ID", c.S3AccessKeyID}, {"S3_SECRET_ACCESS_KEY", c.S3SecretAccessKey}} {
+			if v.val == "" {
+				r.problems = append(r.problems, v.key+": required when STORAGE_BACKEND=s3")
+			}
+		}
+	}
+	if c.Production() && c.StorageBackend == "local" && c.MediaSigningKeys == "" {
+		r.problems = append(r.problems, "MEDIA_SIGNING_KEYS: required when ENVIRONMENT=production and STORAGE_BACKEND=local")
 	}
 	if c.SMTPHost != "" && c.SMTPFrom == "" {
 		r.problems = append(r.problems, "SMTP_FROM: required when SMTP_HOST is set")

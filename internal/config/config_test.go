@@ -83,7 +83,7 @@ func TestEnsureSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"JWT_SECRET", "VAULT_KEYS"}, generated); diff != "" {
+	if diff := cmp.Diff([]string{"JWT_SECRET", "VAULT_KEYS", "MEDIA_SIGNING_KEYS"}, generated); diff != "" {
 		t.Errorf("generated (-want +got):\n%s", diff)
 	}
 	info, err := os.Stat(filepath.Join(dir, SecretsFile))
@@ -98,7 +98,7 @@ func TestEnsureSecrets(t *testing.T) {
 	}
 	// Configured values win and nothing is written.
 	other := t.TempDir()
-	set := &Config{DataDir: other, JWTSecret: "x", VaultKeys: "y"}
+	set := &Config{DataDir: other, JWTSecret: "x", VaultKeys: "y", MediaSigningKeys: "z"}
 	if generated, err := EnsureSecrets(set); err != nil || generated != nil {
 		t.Fatalf("configured secrets: %v %v", generated, err)
 	}

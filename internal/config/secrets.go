@@ -17,13 +17,14 @@ import (
 // SecretsFile is where generated secrets are kept, inside DATA_DIR.
 const SecretsFile = "secrets.env"
 
-// EnsureSecrets fills JWT_SECRET and VAULT_KEYS when they are not configured,
+// EnsureSecrets fills JWT_SECRET, VAULT_KEYS and MEDIA_SIGNING_KEYS when they
+// are not configured,
 // from DATA_DIR/secrets.env, generating and saving them (mode 0600) on first
 // run so a fresh `go run` works. It returns the names of the secrets it
 // generated now, for a loud log line. Production never gets here without
 // both set: Load refuses it.
 func EnsureSecrets(c *Config) (generated []string, err error) {
-	if c.JWTSecret != "" && c.VaultKeys != "" {
+	if c.JWTSecret != "" && c.VaultKeys != "" && c.MediaSigningKeys != "" {
 		return nil, nil
 	}
 	path := filepath.Join(c.DataDir, SecretsFile)
@@ -42,6 +43,10 @@ func EnsureSecrets(c *Config) (generated []string, err error) {
 		saved["VAULT_KEYS"] = "k1:" + randomBase64(32)
 		generated = append(generated, "VAULT_KEYS")
 	}
+	if saved["MEDIA_SIGNING_KEYS"] == "" {
+		saved["MEDIA_SIGNING_KEYS"] = "m1:" + randomBase64(32)
+		generated = append(generated, "MEDIA_SIGNING_KEYS")
+	}
 	if len(generated) > 0 {
 		if err := writeSecrets(path, saved); err != nil {
 			return nil, err
@@ -52,6 +57,9 @@ func EnsureSecrets(c *Config) (generated []string, err error) {
 	}
 	if c.VaultKeys == "" {
 		c.VaultKeys = saved["VAULT_KEYS"]
+	}
+	if c.MediaSigningKeys == "" {
+		c.MediaSigningKeys = saved["MEDIA_SIGNING_KEYS"]
 	}
 	return generated, nil
 }

@@ -1,12 +1,15 @@
 package postgres_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/pressly/goose/v3"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"github.com/echogen/server/internal/sqlstore"
 	"github.com/echogen/server/internal/storetest"
 )
 
@@ -28,8 +31,8 @@ func TestMigrate(t *testing.T) {
 	if err := db.SQL.QueryRowContext(ctx, `SELECT current_schema(), (SELECT max(version_id) FROM goose_db_version)`).Scan(&schema, &version); err != nil {
 		t.Fatal(err)
 	}
-	if version != 1 {
-		t.Errorf("goose version = %d, want 1", version)
+	if version != 2 {
+		t.Errorf("goose version = %d, want 2", version)
 	}
 
 	// Every table, River's included, is in the test's schema, not in public.
@@ -51,4 +54,21 @@ func TestMigrate(t *testing.T) {
 	if diff := cmp.Diff(m.AllVersions(), applied); diff != "" {
 		t.Errorf("River migrations (-all +applied):\n%s", diff)
 	}
+}
+
+// TestMigrateFromInit runs the later migrations over schemas that 00001
+// created.
+func TestMigrateFromInit(t *testing.T) {
+	storetest.MigrateFromInit(t, func(t *testing.T) storetest.AtInit {
+		db := storetest.OpenPostgres(t)
+		p, err := goose.NewProvider(goose.DialectPostgres, db.SQL, os.DirFS("migrations"),
+			goose.WithDisableGlobalRegistry(true), goose.WithLogger(goose.NopLogger()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.UpTo(t.Context(), 1); err != nil {
+			t.Fatal(err)
+		}
+		return storetest.AtInit{DB: db.SQL, Dialect: sqlstore.Postgres, Store: db.Store(), Goose: p, Migrate: db.Migrate}
+	})
 }

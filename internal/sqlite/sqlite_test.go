@@ -3,14 +3,17 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/pressly/goose/v3"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/echogen/server/internal/sqlite"
+	"github.com/echogen/server/internal/sqlstore"
 	"github.com/echogen/server/internal/storetest"
 )
 
@@ -36,8 +39,8 @@ func TestMigrate(t *testing.T) {
 	if err := db.Read.QueryRowContext(ctx, `SELECT max(version_id) FROM goose_db_version`).Scan(&version); err != nil {
 		t.Fatal(err)
 	}
-	if version != 1 {
-		t.Errorf("goose version = %d, want 1", version)
+	if version != 2 {
+		t.Errorf("goose version = %d, want 2", version)
 	}
 
 	// River's tables are there, at River's latest version.
@@ -95,4 +98,26 @@ func TestOpenSettings(t *testing.T) {
 	if _, err := db.Read.ExecContext(ctx, `CREATE TABLE t (x INTEGER)`); err == nil {
 		t.Error("the read pool accepted a write")
 	}
+}
+
+// TestMigrateFromInit runs the later migrations over databases that 00001
+// created.
+func TestMigrateFromInit(t *testing.T) {
+	storetest.MigrateFromInit(t, func(t *testing.T) storetest.AtInit {
+		ctx := t.Context()
+		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "echogen.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		p, err := goose.NewProvider(goose.DialectSQLite3, db.Write, os.DirFS("migrations"),
+			goose.WithDisableGlobalRegistry(true), goose.WithLogger(goose.NopLogger()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.UpTo(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		return storetest.AtInit{DB: db.Write, Dialect: sqlstore.SQLite, Store: db.Store(), Goose: p, Migrate: db.Migrate}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"time"
 )
@@ -100,6 +101,28 @@ func jsonArg(v any, null bool) (any, error) {
 	return string(b), nil
 }
 
+// objectArg encodes a JSON object for a NOT NULL column such as metadata;
+// nil is stored as {}.
+func objectArg(m map[string]any) (any, error) {
+	if m == nil {
+		m = map[string]any{}
+	}
+	return jsonArg(m, false)
+}
+
+// storedTime is t as the database keeps it and a read returns it: UTC, to
+// the microsecond.
+func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// storedTimePtr is storedTime of an optional time.
+func storedTimePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := storedTime(*t)
+	return &v
+}
+
 // stringOrNull maps "" to NULL, for optional unique columns such as
 // users.email, and for optional ids.
 func stringOrNull(s string) any {
@@ -119,4 +142,30 @@ func (s nullString) Scan(src any) error {
 	}
 	*s.dst = ns.String
 	return nil
+}
+
+// nullSeconds scans a nullable number of seconds (a REAL column) into an
+// *int, rounding; NULL becomes nil.
+type nullSeconds struct{ dst **int }
+
+func (s nullSeconds) Scan(src any) error {
+	var f sql.NullFloat64
+	if err := f.Scan(src); err != nil {
+		return err
+	}
+	if !f.Valid {
+		*s.dst = nil
+		return nil
+	}
+	v := int(math.Round(f.Float64))
+	*s.dst = &v
+	return nil
+}
+
+// secondsArg is the argument for a nullable seconds column.
+func secondsArg(v *int) any {
+	if v == nil {
+		return nil
+	}
+	return float64(*v)
 }

@@ -56,17 +56,13 @@ func seedUser(t *testing.T, s echogen.Store, r raw) seeded {
 	}
 	out.request = d
 
+	// The library, through the Store with every column set; seedLibrary
+	// also leaves a row to the schema's defaults in each changed table.
+	contentID := seedLibrary(t, s, r, u.ID)
+
 	// The later features' tables. created_at and updated_at are left to
 	// their defaults, which must fit the schema's conventions too.
-	contentID, scriptID, jobID := echogen.NewID(), echogen.NewID(), echogen.NewJobID("podcast_generation")
-	r.exec(t, `INSERT INTO user_api_keys (id, user_id, provider, key_alias, encrypted_key, metadata) VALUES (?, ?, ?, ?, ?, ?)`,
-		echogen.NewID(), u.ID, "openai", "main", "v1:ciphertext", `{"last4":"abcd"}`)
-	r.exec(t, `INSERT INTO scraped_content (id, user_id, url, title, markdown, provider) VALUES (?, ?, ?, ?, ?, ?)`,
-		contentID, u.ID, "https://example.com/", "Example", "# Example", "local")
-	r.exec(t, `INSERT INTO podcast_scripts (id, user_id, source_content_id, prompt, segments) VALUES (?, ?, ?, ?, ?)`,
-		scriptID, u.ID, contentID, "Summarise", `[{"speaker":"Alex","content":"Hi","start_time":null,"end_time":null}]`)
-	r.exec(t, `INSERT INTO generated_podcasts (id, user_id, script_id, audio_path, duration_seconds) VALUES (?, ?, ?, ?, ?)`,
-		echogen.NewID(), u.ID, scriptID, u.ID+"/a.mp3", 312.5)
+	jobID := echogen.NewJobID("podcast_generation")
 	r.exec(t, `INSERT INTO processing_jobs (id, user_id, job_type, payload, started_at) VALUES (?, ?, ?, ?, ?)`,
 		jobID, u.ID, "podcast_generation", `{"content_id":"`+contentID+`"}`, t0())
 	r.exec(t, `INSERT INTO usage_events (id, user_id, event_type, provider, input_tokens, cost_usd, job_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,

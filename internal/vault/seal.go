@@ -165,3 +165,10 @@ func wrapAAD(header, aad []byte) []byte {
 func dataAAD(aad []byte) []byte {
 	return append([]byte{version1}, aad...)
 }
+
+// Current reports whether sealed is wrapped by the active key, so rotation
+// can skip it.
+func (k *Keyring) Current(sealed []byte) bool {
+	id, err := KeyID(sealed)
+	return err == nil && id == k.ActiveID()
+}
