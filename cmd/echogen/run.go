@@ -13,6 +13,7 @@ import (
 
 	"github.com/echogen/server/internal/app"
 	"github.com/echogen/server/internal/config"
+	"github.com/echogen/server/internal/vault"
 )
 
 const usage = `usage: echogen [command]
@@ -20,6 +21,10 @@ const usage = `usage: echogen [command]
 commands:
   serve     run the API server and its background workers (default)
   migrate   bring the database schema up to date and exit
+  vault rotate
+            re-seal every stored provider key under the first key of VAULT_KEYS
+  vault new-key
+            print a new VAULT_KEYS entry (put it first, keep the old ones after it)
 
 Configuration comes from the environment and a .env file; see README.md.
 `
@@ -32,6 +37,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = args[0]
 	}
 	switch cmd {
+	case "vault":
+		if len(args) > 1 && args[1] == "new-key" {
+			entry, err := vault.FormatKey(vault.GenerateKey())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, entry)
+			return nil
+		}
+		if len(args) < 2 || args[1] != "rotate" {
+			fmt.Fprint(stderr, usage)
+			return fmt.Errorf("unknown vault command; use vault rotate or vault new-key")
+		}
 	case "serve", "migrate":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -50,8 +68,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	if cmd == "migrate" {
+	switch cmd {
+	case "migrate":
 		return app.Migrate(ctx, cfg, log)
+	case "vault":
+		return app.RotateVault(ctx, cfg, log)
 	}
 
 	a, err := app.New(ctx, cfg, log)

@@ -22,6 +22,7 @@ import (
 	"github.com/echogen/server/internal/jobs"
 	"github.com/echogen/server/internal/mail"
 	"github.com/echogen/server/internal/postgres"
+	"github.com/echogen/server/internal/provider/keycheck"
 	"github.com/echogen/server/internal/sqlite"
 	"github.com/echogen/server/internal/vault"
 )
@@ -125,10 +126,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		return nil, err
 	}
 
-	media, err := blob.NewLocal(cfg.MediaDir(), cfg.Supabase.BucketAudio, cfg.Supabase.BucketArt, cfg.Supabase.BucketTranscripts, "uploads")
+	media, mediaHandler, err := openBlobs(ctx, cfg, clock)
 	if err != nil {
 		return nil, err
 	}
+	buckets := bucketsOf(cfg)
 	params := auth.DefaultParams()
 	params.Memory, params.Time, params.Threads = cfg.Argon2MemoryKiB, cfg.Argon2Iterations, cfg.Argon2Parallelism
 	hasher, err := auth.NewPasswordHasher(params, cfg.PasswordHashConcurrency)
@@ -151,13 +153,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	if err != nil {
 		return nil, err
 	}
-	accounts := echogen.NewAccountService(authn, db.store, media, clock, cfg.AccountDeletionWindow, log)
+	accounts := echogen.NewAccountService(authn, db.store, echogen.BucketObjects{Blobs: media, Buckets: buckets}, clock, cfg.AccountDeletionWindow, log)
 	queue.SchedulePurge(accounts, cfg.AccountPurgeInterval)
+	library := echogen.NewLibraryService(db.store, media, keyring, keycheck.New(&http.Client{}, keycheck.Options{}), clock, log, echogen.LibraryOptions{
+		Buckets: buckets,
+		URLTTL:  cfg.SignedURLTTL,
+		Uploads: echogen.UploadLimits{Audio: int64(cfg.UploadMaxAudioMB) << 20, Image: int64(cfg.UploadMaxImageMB) << 20, Document: int64(cfg.UploadMaxDocMB) << 20},
+	})
 
-	handler := httpapi.NewServer(accounts, []httpapi.ReadinessCheck{
-		{Name: "database", Check: db.store.Ping},
-		{Name: "storage", Check: media.Ping},
-	}, clock, log, httpapi.Options{
+	handler := httpapi.NewServer(httpapi.Deps{
+		Accounts: accounts,
+		Library:  library,
+		Media:    mediaHandler,
+		Ready: []httpapi.ReadinessCheck{
+			{Name: "database", Check: db.store.Ping},
+			{Name: "storage", Check: media.Ping},
+		},
+		Clock: clock,
+		Log:   log,
+	}, httpapi.Options{
 		ProjectName:                   cfg.ProjectName,
 		Environment:                   cfg.Environment,
 		APIPrefix:                     cfg.APIPrefix,
@@ -166,6 +180,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		APIRateLimitPerMinute:         cfg.APIRateLimitPerMinute,
 		AuthRateLimitPerMinute:        cfg.AuthRateLimitPerMinute,
 		AuthAccountRateLimitPerMinute: cfg.AuthAccountRateLimitPerMinute,
+		PublicURL:                     cfg.PublicURL,
 	})
 	return &App{cfg: cfg, log: log, db: db, queue: queue, handler: handler, accounts: accounts}, nil
 }
@@ -212,4 +227,70 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	a.log.Info("stopped")
 	return errors.Join(httpErr, queueErr)
+}
+
+func bucketsOf(cfg *config.Config) echogen.Buckets {
+	return echogen.Buckets{
+		Audio:       cfg.Supabase.BucketAudio,
+		Art:         cfg.Supabase.BucketArt,
+		Transcripts: cfg.Supabase.BucketTranscripts,
+		Documents:   cfg.BucketDocuments,
+	}
+}
+
+// openBlobs opens the configured object store. The local one also serves
+// its signed URLs, so it comes with a handler for /media/.
+func openBlobs(ctx context.Context, cfg *config.Config, clock echogen.Clock) (echogen.BlobStore, http.Handler, error) {
+	buckets := bucketsOf(cfg)
+	if cfg.StorageBackend == "s3" {
+		s3, err := blob.NewS3(blob.S3Config{
+			Endpoint:  cfg.S3Endpoint,
+			Region:    cfg.S3Region,
+			AccessKey: cfg.S3AccessKeyID,
+			SecretKey: cfg.S3SecretAccessKey,
+			PathStyle: cfg.S3ForcePathStyle,
+			Buckets:   map[string]string{buckets.Audio: buckets.Audio, buckets.Art: buckets.Art, buckets.Transcripts: buckets.Transcripts, buckets.Documents: buckets.Documents},
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("S3 storage: %w", err)
+		}
+		if err := s3.EnsureBuckets(ctx); err != nil {
+			return nil, nil, fmt.Errorf("S3 storage: %w", err)
+		}
+		return s3, nil, nil
+	}
+	signer, err := blob.NewSigner(cfg.MediaSigningKeys, clock)
+	if err != nil {
+		return nil, nil, fmt.Errorf("MEDIA_SIGNING_KEYS: %w", err)
+	}
+	local, err := blob.NewLocal(cfg.MediaDir(), signer, buckets.All()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return local, local.Handler(), nil
+}
+
+// RotateVault re-seals every stored provider key under the first key of
+// VAULT_KEYS (or of the generated DATA_DIR/secrets.env). It is safe to stop
+// and run again.
+func RotateVault(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if _, err := config.EnsureSecrets(cfg); err != nil { // VAULT_KEYS may live in DATA_DIR/secrets.env
+		return err
+	}
+	keyring, err := vault.ParseKeyring(cfg.VaultKeys)
+	if err != nil {
+		return fmt.Errorf("VAULT_KEYS: %w", err)
+	}
+	db, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.close()
+	if err := db.migrate(ctx); err != nil {
+		return err
+	}
+	library := echogen.NewLibraryService(db.store, nil, keyring, nil, echogen.SystemClock{}, log, echogen.LibraryOptions{})
+	rotated, current, err := library.RotateVault(ctx)
+	log.Info("vault rotation", "active_key", keyring.ActiveID(), "rotated", rotated, "already_current", current)
+	return err
 }

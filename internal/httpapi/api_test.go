@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/echogen/server/internal/blob"
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/storetest"
 )
@@ -229,12 +228,9 @@ func (f *flakyObjects) DeleteUserObjects(ctx context.Context, userID string) (in
 
 func TestDeletionWindowAndPurge(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func(*testing.T) echogen.Store) {
-		media, err := blob.NewLocal(t.TempDir(), "podcast-audio")
-		if err != nil {
-			t.Fatal(err)
-		}
-		objects := &flakyObjects{UserObjects: media}
-		e := newTestEnv(t, newStore, func(o *envOptions) { o.objects = objects })
+		e := newTestEnv(t, newStore, func(o *envOptions) {
+			o.wrapObjects = func(next echogen.UserObjects) echogen.UserObjects { return &flakyObjects{UserObjects: next} }
+		})
 		ctx := context.Background()
 		ada := e.signUp("ada@example.com")
 		bob := e.signUp("bob@example.com")

@@ -17,7 +17,9 @@ import (
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/echogen/echogentest"
 	"github.com/echogen/server/internal/httpapi"
+	"github.com/echogen/server/internal/provider/keycheck"
 	"github.com/echogen/server/internal/storetest"
+	"github.com/echogen/server/internal/vault"
 )
 
 const testJWTSecret = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -25,13 +27,18 @@ const testJWTSecret = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 // testEnv is the whole API on a real store and a real HTTP server on
 // loopback, with a clock the test moves.
 type testEnv struct {
-	t        *testing.T
-	srv      *httptest.Server
-	clock    *echogentest.Clock
-	store    echogen.Store
-	accounts *echogen.AccountService
-	mail     *echogentest.Mailbox
-	logs     *lockedWriter
+	t         *testing.T
+	srv       *httptest.Server
+	clock     *echogentest.Clock
+	store     echogen.Store
+	accounts  *echogen.AccountService
+	library   *echogen.LibraryService
+	blobs     *blob.Local
+	mediaRoot string
+	buckets   echogen.Buckets
+	provider  *fakeProvider
+	mail      *echogentest.Mailbox
+	logs      *lockedWriter
 	// secrets must never appear in a response or a log line.
 	secrets []string
 }
@@ -39,8 +46,13 @@ type testEnv struct {
 type envOptions struct {
 	opts                      httpapi.Options
 	emailConfirmationRequired bool
-	objects                   echogen.UserObjects
+	// wrapObjects, when set, wraps the account purge's object deleter.
+	wrapObjects func(echogen.UserObjects) echogen.UserObjects
+	uploads     echogen.UploadLimits
+	vault       *vault.Keyring
 }
+
+var testBuckets = echogen.Buckets{Audio: "podcast-audio", Art: "cover-art", Transcripts: "transcripts", Documents: "documents"}
 
 // forEachStore runs fn as a subtest on SQLite and, when TEST_DATABASE_URL is
 // set, PostgreSQL.
@@ -86,19 +98,70 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 	if err != nil {
 		t.Fatal(err)
 	}
-	objects := o.objects
-	if objects == nil {
-		media, err := blob.NewLocal(t.TempDir(), "podcast-audio")
-		if err != nil {
-			t.Fatal(err)
-		}
-		objects = media
+	mediaSigner, err := blob.NewSigner(testMediaKeys, clock)
+	if err != nil {
+		t.Fatal(err)
 	}
+	mediaRoot := t.TempDir()
+	media, err := blob.NewLocal(mediaRoot, mediaSigner, testBuckets.All()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objects echogen.UserObjects = echogen.BucketObjects{Blobs: media, Buckets: testBuckets}
+	if o.wrapObjects != nil {
+		objects = o.wrapObjects(objects)
+	}
+	if o.vault == nil {
+		o.vault = newKeyring(t)
+	}
+	provider := newFakeProvider(t)
+	verifier := keycheck.New(provider.srv.Client(), keycheck.Options{BaseURLs: map[echogen.Provider]string{echogen.ProviderOpenAI: provider.srv.URL + "/v1"}})
+	library := echogen.NewLibraryService(store, media, o.vault, verifier, clock, log, echogen.LibraryOptions{Buckets: testBuckets, Uploads: o.uploads})
 	accounts := echogen.NewAccountService(authn, store, objects, clock, 0, log)
-	api := httpapi.NewServer(accounts, []httpapi.ReadinessCheck{{Name: "database", Check: store.Ping}}, clock, log, o.opts)
+	api := httpapi.NewServer(httpapi.Deps{
+		Accounts: accounts, Library: library, Media: media.Handler(),
+		Ready: []httpapi.ReadinessCheck{{Name: "database", Check: store.Ping}}, Clock: clock, Log: log,
+	}, o.opts)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &testEnv{t: t, srv: srv, clock: clock, store: store, accounts: accounts, mail: mail, logs: logs, secrets: []string{testJWTSecret}}
+	return &testEnv{t: t, srv: srv, clock: clock, store: store, accounts: accounts, library: library, blobs: media, mediaRoot: mediaRoot, buckets: testBuckets,
+		provider: provider, mail: mail, logs: logs, secrets: []string{testJWTSecret}}
+}
+
+const testMediaKeys = "m1:" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
+func newKeyring(t *testing.T) *vault.Keyring {
+	_, k := vaultSpec(t)
+	return k
+}
+
+// fakeProvider stands in for OpenAI's model list, the endpoint key
+// verification calls: it knows one good key.
+type fakeProvider struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	goodKey string
+	seen    []string // the keys it was asked about
+}
+
+func newFakeProvider(t *testing.T) *fakeProvider {
+	f := &fakeProvider{goodKey: "sk-good-0123456789abcdefghij"}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		f.mu.Lock()
+		f.seen = append(f.seen, key)
+		good := key == f.goodKey
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path != "/v1/models" || !good {
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":{"message":"Incorrect API key provided.","type":"invalid_request_error","code":"invalid_api_key"}}`))
+			return
+		}
+		w.Write([]byte(`{"object":"list","data":[{"id":"gpt-4o-mini","object":"model","created":1,"owned_by":"openai"}]}`))
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
 }
 
 // response is one answer of the API.

@@ -20,10 +20,11 @@ import (
 // requestInfo travels with each request: its id, the caller once known,
 // and a logger that carries both.
 type requestInfo struct {
-	id     string
-	ip     string
-	userID string
-	log    *slog.Logger
+	id      string
+	ip      string
+	baseURL string // scheme://host the request came in on
+	userID  string
+	log     *slog.Logger
 }
 
 type requestInfoKey struct{}
@@ -62,7 +63,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if !validRequestID(id) {
 			id = echogen.NewID()
 		}
-		info := &requestInfo{id: id, ip: s.clientIP(r)}
+		info := &requestInfo{id: id, ip: s.clientIP(r), baseURL: s.baseURL(r)}
 		info.log = s.log.With("request_id", id)
 		w.Header().Set("X-Request-ID", id)
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
@@ -121,6 +122,24 @@ func (s *Server) clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// baseURL is scheme://host of the request, from the proxy's
+// X-Forwarded-Proto and X-Forwarded-Host when they are trusted.
+func (s *Server) baseURL(r *http.Request) string {
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if s.opts.TrustProxyHeaders {
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+			scheme = p
+		}
+		if h := r.Header.Get("X-Forwarded-Host"); h != "" && !strings.ContainsAny(h, "/\\ @") {
+			host = h
+		}
+	}
+	return scheme + "://" + host
 }
 
 // notFound and methodNotAllowed answer unknown routes in the API's shape.

@@ -36,6 +36,21 @@ type Options struct {
 	APIRateLimitPerMinute         int
 	AuthRateLimitPerMinute        int // per client IP and auth endpoint
 	AuthAccountRateLimitPerMinute int // per account and auth endpoint
+	// PublicURL is the server's public base URL for signed media links;
+	// empty means the URL each request came in on.
+	PublicURL string
+}
+
+// Deps are the services and handlers the API is built on.
+type Deps struct {
+	Accounts *echogen.AccountService
+	Library  *echogen.LibraryService
+	// Media serves signed local media URLs under /media/; nil when media
+	// lives in S3 and signed URLs point there.
+	Media http.Handler
+	Ready []ReadinessCheck
+	Clock echogen.Clock
+	Log   *slog.Logger
 }
 
 // ReadinessCheck is one dependency /ready checks.
@@ -47,6 +62,7 @@ type ReadinessCheck struct {
 // Server is the HTTP API.
 type Server struct {
 	accounts *echogen.AccountService
+	library  *echogen.LibraryService
 	ready    []ReadinessCheck
 	clock    echogen.Clock
 	log      *slog.Logger
@@ -60,15 +76,17 @@ type Server struct {
 }
 
 // NewServer returns the API as an http.Handler.
-func NewServer(accounts *echogen.AccountService, ready []ReadinessCheck, clock echogen.Clock, log *slog.Logger, opts Options) *Server {
+func NewServer(d Deps, opts Options) *Server {
 	if opts.APIPrefix == "" {
 		opts.APIPrefix = "/api/v1"
 	}
+	clock := d.Clock
 	s := &Server{
-		accounts:      accounts,
-		ready:         ready,
+		accounts:      d.Accounts,
+		library:       d.Library,
+		ready:         d.Ready,
 		clock:         clock,
-		log:           log,
+		log:           d.Log,
 		opts:          opts,
 		apiLimit:      ratelimit.New(clock, opts.APIRateLimitPerMinute, opts.APIRateLimitPerMinute, maxRateLimitKeys),
 		authIPLimit:   ratelimit.New(clock, opts.AuthRateLimitPerMinute, opts.AuthRateLimitPerMinute, maxRateLimitKeys),
@@ -94,6 +112,14 @@ func NewServer(accounts *echogen.AccountService, ready []ReadinessCheck, clock e
 	s.registerAuth(api)
 	s.registerProfile(api)
 	s.registerAccount(api)
+	s.registerAPIKeys(api)
+	s.registerContent(api)
+	s.registerScripts(api)
+	s.registerPodcasts(api)
+	s.registerUploads(api)
+	if d.Media != nil {
+		router.Handle("/media/*", d.Media)
+	}
 
 	docs := swaggerui.Handler("/docs", "/openapi.json")
 	router.Handle("/docs", docs)
