@@ -234,6 +234,8 @@ func TestDeletionWindowAndPurge(t *testing.T) {
 		ctx := context.Background()
 		ada := e.signUp("ada@example.com")
 		bob := e.signUp("bob@example.com")
+		e.makeLibrary(ada)
+		e.uploadPath(bob.access, "audio", "b.mp3", mp3Bytes)
 
 		// Schedule, then signing in cancels it.
 		checkDeletionStatus(t, e.do("DELETE", "/api/v1/auth/account", ada.access, ""))
@@ -245,6 +247,10 @@ func TestDeletionWindowAndPurge(t *testing.T) {
 		// Schedule again; nothing happens before the window ends.
 		d := checkDeletionStatus(t, e.do("DELETE", "/api/v1/auth/account", ada.access, ""))
 		scheduled, _ := time.Parse(time.RFC3339Nano, d["scheduled_for"].(string))
+		request, err := e.store.ActiveDeletion(ctx, ada.userID)
+		if err != nil || request == nil {
+			t.Fatalf("active deletion: %v %v", request, err)
+		}
 		if got := scheduled.Sub(e.clock.Now()); got < 30*24*time.Hour-time.Second || got > 30*24*time.Hour {
 			t.Fatalf("scheduled %v after now, want 30 days", got)
 		}
@@ -275,6 +281,16 @@ func TestDeletionWindowAndPurge(t *testing.T) {
 		}
 		if r := e.do("POST", "/api/v1/auth/signin", "", `{"method":"email","email":"ada@example.com","password":"`+ada.password+`"}`); r.status != http.StatusUnauthorized {
 			t.Fatalf("purged account can still sign in: %d", r.status)
+		}
+		if n := countObjects(t, e, ada.userID); n != 0 {
+			t.Errorf("%d of ada's objects survived the purge", n)
+		}
+		if n := countObjects(t, e, bob.userID); n != 1 {
+			t.Errorf("bob has %d objects after ada's purge, want 1", n)
+		}
+		audit, err := e.store.DeletionAudit(ctx, request.ID)
+		if err != nil || audit.CompletedAt == nil || audit.ObjectsDeleted != 2 {
+			t.Errorf("audit %+v, %v: want completed with 2 objects deleted", audit, err)
 		}
 		if _, err := e.store.Profile(ctx, bob.userID); err != nil {
 			t.Fatalf("bob's profile went with ada's purge: %v", err)

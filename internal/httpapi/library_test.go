@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -546,4 +547,118 @@ func keyringFrom(t *testing.T, spec string) *vault.Keyring {
 		t.Fatal(err)
 	}
 	return k
+}
+
+func TestLibraryPatches(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(*testing.T) echogen.Store) {
+		e := newTestEnv(t, newStore)
+		ada := e.signUp("ada@example.com")
+		l := e.makeLibrary(ada)
+		steps := []struct {
+			name, path, body string
+			wantStatus       int
+			check            func(map[string]any) bool
+		}{
+			{"content title", "/api/v1/content/" + l.content, `{"title":"Renamed","metadata":{"lang":"en"}}`, 200,
+				func(m map[string]any) bool {
+					return m["title"] == "Renamed" && m["markdown"] != "" && m["metadata"].(map[string]any)["lang"] == "en"
+				}},
+			{"content url cleared", "/api/v1/content/" + l.content, `{"url":null}`, 200, func(m map[string]any) bool { return m["url"] == "" }},
+			{"content bad url", "/api/v1/content/" + l.content, `{"url":"file:///etc/passwd"}`, 422, nil},
+			{"script segments", "/api/v1/scripts/" + l.script, `{"title":"Episode 1","segments":[{"speaker":"Alex","content":"New line","tone":"cheerfully"}]}`, 200,
+				func(m map[string]any) bool {
+					segs := m["segments"].([]any)
+					return m["title"] == "Episode 1" && len(segs) == 1 && segs[0].(map[string]any)["tone"] == "cheerfully"
+				}},
+			{"script empty speaker", "/api/v1/scripts/" + l.script, `{"segments":[{"speaker":"Alex","content":"ok"},{"speaker":" ","content":"x"}]}`, 422, nil},
+			{"script null segments", "/api/v1/scripts/" + l.script, `{"segments":null}`, 422, nil},
+			{"api key new secret", "/api/v1/api-keys/" + l.key, `{"encrypted_key":"sk-other-9999999999999999wxyz"}`, 200,
+				func(m map[string]any) bool { return m["key_hint"] == "wxyz" && m["status"] == "unverified" }},
+			{"api key unknown provider metadata", "/api/v1/api-keys/" + l.key, `{"metadata":["not","an","object"]}`, 422, nil},
+		}
+		e.secrets = append(e.secrets, "sk-other-9999999999999999wxyz")
+		for _, st := range steps {
+			r := e.do("PATCH", st.path, ada.access, st.body)
+			if r.status != st.wantStatus {
+				t.Errorf("%s: %d, want %d: %s", st.name, r.status, st.wantStatus, r.raw)
+				continue
+			}
+			if st.check != nil && !st.check(r.object(t)) {
+				t.Errorf("%s: %s", st.name, r.raw)
+			}
+		}
+		// The failing segment is named by its index.
+		r := e.do("PATCH", "/api/v1/scripts/"+l.script, ada.access, `{"segments":[{"speaker":"Alex","content":"ok"},{"speaker":" ","content":"x"}]}`)
+		if loc := fmt.Sprint(r.object(t)["detail"].([]any)[0].(map[string]any)["loc"]); loc != "[body segments 1 speaker]" {
+			t.Errorf("loc %s", loc)
+		}
+		// Unknown provider names the valid ones.
+		r = e.do("POST", "/api/v1/api-keys", ada.access, `{"provider":"acme","encrypted_key":"k-123456789"}`)
+		if r.status != 422 || !strings.Contains(string(r.raw), "openai_compatible") {
+			t.Errorf("unknown provider: %d %s", r.status, r.raw)
+		}
+		r = e.do("POST", "/api/v1/api-keys", ada.access, `{"provider":"ollama","encrypted_key":"k-123456789"}`)
+		if r.status != 422 || !strings.Contains(string(r.raw), "base_url") {
+			t.Errorf("ollama without base_url: %d %s", r.status, r.raw)
+		}
+	})
+}
+
+// mp3Stream yields n bytes of an MP3-looking stream without holding them.
+type mp3Stream struct{ left int64 }
+
+func (m *mp3Stream) Read(p []byte) (int, error) {
+	if m.left <= 0 {
+		return 0, io.EOF
+	}
+	n := int64(len(p))
+	if n > m.left {
+		n = m.left
+	}
+	for i := range p[:n] {
+		p[i] = mp3Bytes[i%len(mp3Bytes)]
+	}
+	m.left -= n
+	return int(n), nil
+}
+
+func TestLargeUploadStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uploads 100 MB")
+	}
+	e := newTestEnv(t, storeSQLite)
+	ada := e.signUp("ada@example.com")
+	const size = 100 << 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	peak := make(chan uint64, 1)
+	stop := make(chan struct{})
+	go func() { // sample the heap while the upload runs
+		var max uint64
+		var m runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				peak <- max
+				return
+			default:
+			}
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > max {
+				max = m.HeapInuse
+			}
+			runtime.Gosched()
+		}
+	}()
+	r := e.upload(ada.access, "audio", "long.mp3", &mp3Stream{left: size})
+	close(stop)
+	maxHeap := <-peak
+	runtime.ReadMemStats(&after)
+	if r.status != 201 || r.object(t)["size"] != json.Number(fmt.Sprint(size)) {
+		t.Fatalf("100 MB upload: %d %s", r.status, r.raw)
+	}
+	if grew := int64(maxHeap) - int64(before.HeapInuse); grew > 32<<20 {
+		t.Errorf("heap grew by %d MiB during a 100 MB upload; it must stream", grew>>20)
+	}
 }

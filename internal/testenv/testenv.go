@@ -8,8 +8,11 @@ package testenv
 
 import (
 	"fmt"
+	"go/build"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -51,4 +54,42 @@ func RequireTool(t testing.TB, name, install string) string {
 		return ""
 	}
 	return path
+}
+
+// RequireGoTool returns the path of the command name, installed with
+// `go install pkg` (pkg is "module/path/cmd/name@version"), or skips the
+// test (see Skip) when it is missing. Besides PATH it looks where go
+// install puts commands (GOBIN, else each GOPATH's bin), which is often
+// not on PATH.
+func RequireGoTool(t testing.TB, name, pkg string) string {
+	t.Helper()
+	if path, err := exec.LookPath(name); err == nil {
+		return path
+	}
+	for _, dir := range goBinDirs() {
+		path := filepath.Join(dir, name)
+		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return path
+		}
+	}
+	Skip(t, fmt.Sprintf("%s is not installed: install it with `go install %s` to run this test", name, pkg))
+	return ""
+}
+
+// goBinDirs lists the folders go install writes to, as `go env` reports
+// them, or the default GOPATH's bin when go cannot be asked.
+func goBinDirs() []string {
+	out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
+	if err != nil {
+		return []string{filepath.Join(build.Default.GOPATH, "bin")}
+	}
+	gobin, gopath, _ := strings.Cut(string(out), "\n") // one line each; GOBIN's is often empty
+	if gobin = strings.TrimSpace(gobin); gobin != "" {
+		return []string{gobin}
+	}
+	var dirs []string
+	for _, p := range filepath.SplitList(strings.TrimSpace(gopath)) {
+		dirs = append(dirs, filepath.Join(p, "bin"))
+	}
+	return dirs
 }

@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -91,5 +93,42 @@ func check(t *testing.T, r *recorder, wantSkip, wantFail bool, mention string) {
 	}
 	if msg := r.skipped + r.failed; msg != "" && !strings.Contains(msg, mention) {
 		t.Errorf("message %q does not mention %q", msg, mention)
+	}
+}
+
+func TestRequireGoTool(t *testing.T) {
+	gopath := t.TempDir()
+	bin := filepath.Join(gopath, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "echogen-go-tool"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		tool       string
+		requireAll string
+		wantPath   string
+		wantSkip   bool
+		wantFail   bool
+	}{
+		{name: "on PATH", tool: "go", wantPath: "any"},
+		{name: "in GOPATH/bin only", tool: "echogen-go-tool", wantPath: filepath.Join(bin, "echogen-go-tool")},
+		{name: "missing skips", tool: "echogen-no-such-tool", wantSkip: true},
+		{name: "missing with require all fails", tool: "echogen-no-such-tool", requireAll: "1", wantFail: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(RequireAllEnv, tt.requireAll)
+			t.Setenv("GOPATH", gopath)
+			t.Setenv("GOBIN", "")
+			r := &recorder{TB: t}
+			got := RequireGoTool(r, tt.tool, "example.com/cmd/tool@v1.2.3")
+			if (got != "") != (tt.wantPath != "") || tt.wantPath != "any" && got != tt.wantPath {
+				t.Errorf("RequireGoTool = %q, want %q", got, tt.wantPath)
+			}
+			check(t, r, tt.wantSkip, tt.wantFail, "go install example.com/cmd/tool@v1.2.3")
+		})
 	}
 }
