@@ -5,6 +5,8 @@
 //	go run ./cmd/echogen-bench me        # GET /auth/me vs a bare net/http handler
 //	go run ./cmd/echogen-bench signin    # sign-in latency and memory under 50 concurrent sign-ins
 //	go run ./cmd/echogen-bench startup   # process start to /ready, idle RSS (builds the binary)
+//	go run ./cmd/echogen-bench library   # GET /podcasts?limit=20 vs GET /auth/me
+//	go run ./cmd/echogen-bench upload    # memory while uploading 100 MiB and reading it back in ranges
 package main
 
 import (
@@ -37,7 +39,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	hashConcurrency := fs.Int("hash-concurrency", 0, "PASSWORD_HASH_CONCURRENCY for the signin benchmark (0: the server's default)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if len(args) == 0 {
-		return fmt.Errorf("usage: echogen-bench me|signin|startup [flags]")
+		return fmt.Errorf("usage: echogen-bench me|signin|startup|library|upload [flags]")
 	}
 	cmd := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
@@ -62,6 +64,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return benchSignIn(ctx, out, *databaseURL, *signins, *hashConcurrency)
 	case "startup":
 		return benchStartup(ctx, out)
+	case "library":
+		return benchLibrary(ctx, out, *databaseURL, *conns, *duration)
+	case "upload":
+		return benchUpload(ctx, out, *databaseURL)
 	}
 	return fmt.Errorf("unknown benchmark %q", cmd)
 }
