@@ -194,6 +194,11 @@ func testDeletePrefix(t *testing.T, s storeUnderTest) {
 	for _, o := range objects {
 		put(t, s.store, o.bucket, o.key, "x", "application/octet-stream")
 	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if n, err := s.store.DeletePrefix(done, audio, "alice/"); !errors.Is(err, context.Canceled) || n != 0 {
+		t.Errorf("DeletePrefix with a done context = %d, %v; want 0, context.Canceled", n, err)
+	}
 	tests := []struct {
 		bucket, prefix string
 		want           int

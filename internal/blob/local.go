@@ -282,6 +282,9 @@ func (l *Local) DeletePrefix(ctx context.Context, bucket, prefix string) (int, e
 	if err := validatePrefix(prefix); err != nil {
 		return 0, err
 	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	// A prefix ends inside a name ("u/ab" matches "u/abc.mp3" and "u/ab/x"):
 	// list the folder it points into and take the names that start with the
 	// rest.

@@ -172,8 +172,8 @@ func (s *S3) Put(ctx context.Context, bucket, key string, r io.Reader, contentTy
 		DisableContentSha256: s.prefixed,
 	})
 	if err != nil {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
+		if ctx.Err() != nil { // minio's own error for it varies with the moment
+			err = ctx.Err()
 		}
 		return 0, fmt.Errorf("put object: %w", err)
 	}
@@ -248,23 +248,28 @@ func (s *S3) DeletePrefix(ctx context.Context, bucket, prefix string) (int, erro
 	if err := validatePrefix(prefix); err != nil {
 		return 0, err
 	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // stops the lister if removal fails first
+	defer cancel()
 	objects := make(chan minio.ObjectInfo)
-	var listErr error // written before objects is closed, read after results drain
+	listed := make(chan error, 1)
 	go func() {
 		defer close(objects)
 		for o := range s.client.ListObjectsIter(ctx, real, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 			if o.Err != nil {
-				listErr = o.Err
+				listed <- o.Err
 				return
 			}
 			select {
 			case objects <- o:
 			case <-ctx.Done():
+				listed <- ctx.Err()
 				return
 			}
 		}
+		listed <- ctx.Err() // the listing just stops when ctx ends
 	}()
 	removed := 0
 	var removeErr error
@@ -275,13 +280,18 @@ func (s *S3) DeletePrefix(ctx context.Context, bucket, prefix string) (int, erro
 		case s3Code(res.Err) == "NoSuchKey": // gone meanwhile: not ours to count
 		case removeErr == nil:
 			removeErr = res.Err
-			cancel()
+			cancel() // stop listing; what is left stays for the next try
 		}
 	}
-	if err := errors.Join(removeErr, listErr); err != nil {
-		return removed, mapS3Error("delete objects", err)
+	cancel() // the remover may stop early (ctx done); never leave the lister blocked
+	listErr := <-listed
+	if removeErr != nil {
+		return removed, mapS3Error("delete objects", removeErr)
 	}
-	return removed, ctx.Err()
+	if listErr != nil {
+		return removed, mapS3Error("list objects", listErr)
+	}
+	return removed, nil
 }
 
 // SignedURL returns a presigned GET URL that goes straight to the service;
