@@ -153,6 +153,7 @@ func (s *server) signIn(client *http.Client, u user) error {
 type result struct {
 	requests  int
 	errors    int
+	firstErr  string
 	elapsed   time.Duration
 	latencies []time.Duration
 }
@@ -167,8 +168,12 @@ func (r result) percentile(p float64) time.Duration {
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("%8.0f req/s  p50 %7.3f ms  p99 %7.3f ms  (%d requests, %d errors)",
+	s := fmt.Sprintf("%8.0f req/s  p50 %7.3f ms  p99 %7.3f ms  (%d requests, %d errors)",
 		r.rps(), ms(r.percentile(0.50)), ms(r.percentile(0.99)), r.requests, r.errors)
+	if r.firstErr != "" {
+		s += "\n  first error: " + r.firstErr
+	}
+	return s
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -199,6 +204,7 @@ func load(ctx context.Context, url string, header http.Header, want []byte, conn
 				if err != nil {
 					if ctx.Err() == nil {
 						local.errors++
+						local.firstErr = err.Error()
 					}
 					continue
 				}
@@ -210,12 +216,16 @@ func load(ctx context.Context, url string, header http.Header, want []byte, conn
 				local.requests++
 				if err != nil || res.StatusCode != http.StatusOK || (want != nil && !bytes.Equal(body.Bytes(), want)) {
 					local.errors++
+					local.firstErr = fmt.Sprintf("%d %.300s", res.StatusCode, body.Bytes())
 				}
 			}
 			mu.Lock()
 			all.requests += local.requests
 			all.errors += local.errors
 			all.latencies = append(all.latencies, local.latencies...)
+			if all.firstErr == "" {
+				all.firstErr = local.firstErr
+			}
 			mu.Unlock()
 		}()
 	}
