@@ -97,6 +97,7 @@ type Store interface {
 	ProfileStore
 	DeletionStore
 	LibraryStore
+	JobStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 }

@@ -1,0 +1,36 @@
+package echogen
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Document is text pulled out of a web page, a file or a scraping service,
+// as Markdown with what is known about its source.
+type Document struct {
+	Title       string
+	Markdown    string
+	URL         string // the final URL, after redirects; "" for files and text
+	SiteName    string
+	Author      string
+	Published   *time.Time
+	Language    string // BCP 47, when the source says
+	ContentType string // of the source: text/html, application/pdf, …
+	Excerpt     string
+}
+
+// Fetcher turns sources into Documents with the server's own code.
+type Fetcher interface {
+	// FetchURL downloads a page or file safely (no private addresses, capped
+	// size and time) and extracts it.
+	FetchURL(ctx context.Context, url string) (*Document, error)
+	// Extract reads a file's text: HTML, PDF, DOCX, Markdown or plain text.
+	Extract(ctx context.Context, r io.Reader, contentType, filename string) (*Document, error)
+}
+
+// Scraper is an outside scraping service (Firecrawl, Hyperbrowser) used
+// with the user's key.
+type Scraper interface {
+	Scrape(ctx context.Context, apiKey, url string) (*Document, error)
+}
