@@ -65,6 +65,13 @@ type Config struct {
 	UploadMaxImageMB  int           // UPLOAD_MAX_IMAGE_MB
 	UploadMaxDocMB    int           // UPLOAD_MAX_DOCUMENT_MB
 
+	JobWorkers            int           // JOB_WORKERS
+	JobRescueAfter        time.Duration // JOB_RESCUE_AFTER
+	MaxRunningJobsPerUser int           // MAX_RUNNING_JOBS_PER_USER
+	IngestMaxMB           int           // INGEST_MAX_MB
+	IngestTimeout         time.Duration // INGEST_TIMEOUT
+	AllowServerKeys       bool          // ALLOW_SERVER_PROVIDER_KEYS
+
 	SMTPHost     string // SMTP_HOST
 	SMTPPort     int    // SMTP_PORT
 	SMTPUsername string // SMTP_USERNAME
@@ -163,6 +170,13 @@ func Load(getenv func(string) string, dotenv map[string]string) (*Config, error)
 		UploadMaxAudioMB:  r.integer("UPLOAD_MAX_AUDIO_MB", 200, 1, 10_000),
 		UploadMaxImageMB:  r.integer("UPLOAD_MAX_IMAGE_MB", 10, 1, 1_000),
 		UploadMaxDocMB:    r.integer("UPLOAD_MAX_DOCUMENT_MB", 50, 1, 10_000),
+
+		JobWorkers:            r.integer("JOB_WORKERS", 10, 0, 1000),
+		JobRescueAfter:        r.duration("JOB_RESCUE_AFTER", 15*time.Minute, time.Second, 24*time.Hour),
+		MaxRunningJobsPerUser: r.integer("MAX_RUNNING_JOBS_PER_USER", 2, 1, 1000),
+		IngestMaxMB:           r.integer("INGEST_MAX_MB", 10, 1, 1000),
+		IngestTimeout:         r.duration("INGEST_TIMEOUT", 20*time.Second, time.Second, 10*time.Minute),
+		AllowServerKeys:       r.boolean("ALLOW_SERVER_PROVIDER_KEYS", false),
 
 		SMTPHost:     r.str("SMTP_HOST", ""),
 		SMTPPort:     r.integer("SMTP_PORT", 587, 1, 65535),

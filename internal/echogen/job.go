@@ -70,6 +70,10 @@ type JobStore interface {
 	UpdateJob(ctx context.Context, id string, at time.Time, update func(*Job) error) (*Job, error)
 	// CountRunningJobs counts the user's jobs in status running.
 	CountRunningJobs(ctx context.Context, userID string) (int, error)
+	// StartJob applies update (which marks the job running) unless the
+	// job's user already has maxRunning other jobs running; the count and
+	// the change are one atomic step, so racing workers cannot exceed it.
+	StartJob(ctx context.Context, id string, at time.Time, maxRunning int, update func(*Job) error) (job *Job, started bool, err error)
 }
 
 // JobQueue puts a job row and its queue entry in the database in one

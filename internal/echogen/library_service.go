@@ -38,7 +38,10 @@ type LibraryService struct {
 	clock    Clock
 	urlTTL   time.Duration
 	uploads  UploadLimits
-	log      *slog.Logger
+	// serverKeys are the operator's provider keys, offered to users who
+	// have none of their own when the operator allows it.
+	serverKeys map[Provider]string
+	log        *slog.Logger
 }
 
 // LibraryOptions tune the library.
@@ -48,6 +51,9 @@ type LibraryOptions struct {
 	URLTTL time.Duration
 	// Uploads caps upload sizes; zero fields take DefaultUploadLimits.
 	Uploads UploadLimits
+	// ServerKeys are provider keys to use for users without their own;
+	// leave it empty unless the operator allows sharing them.
+	ServerKeys map[Provider]string
 }
 
 // NewLibraryService returns a LibraryService.
@@ -64,7 +70,7 @@ func NewLibraryService(store Store, blobs BlobStore, vault Vault, verifier KeyVe
 			*l.v = l.def
 		}
 	}
-	return &LibraryService{store: store, blobs: blobs, buckets: opts.Buckets, vault: vault, verifier: verifier, clock: clock, urlTTL: opts.URLTTL, uploads: opts.Uploads, log: log}
+	return &LibraryService{store: store, blobs: blobs, buckets: opts.Buckets, vault: vault, verifier: verifier, clock: clock, urlTTL: opts.URLTTL, uploads: opts.Uploads, serverKeys: opts.ServerKeys, log: log}
 }
 
 // ----- API keys -----

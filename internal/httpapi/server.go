@@ -45,6 +45,7 @@ type Options struct {
 type Deps struct {
 	Accounts *echogen.AccountService
 	Library  *echogen.LibraryService
+	Jobs     *echogen.JobService
 	// Media serves signed local media URLs under /media/; nil when media
 	// lives in S3 and signed URLs point there.
 	Media http.Handler
@@ -63,6 +64,7 @@ type ReadinessCheck struct {
 type Server struct {
 	accounts *echogen.AccountService
 	library  *echogen.LibraryService
+	jobs     *echogen.JobService
 	ready    []ReadinessCheck
 	clock    echogen.Clock
 	log      *slog.Logger
@@ -84,6 +86,7 @@ func NewServer(d Deps, opts Options) *Server {
 	s := &Server{
 		accounts:      d.Accounts,
 		library:       d.Library,
+		jobs:          d.Jobs,
 		ready:         d.Ready,
 		clock:         clock,
 		log:           d.Log,
@@ -117,6 +120,7 @@ func NewServer(d Deps, opts Options) *Server {
 	s.registerScripts(api)
 	s.registerPodcasts(api)
 	s.registerUploads(api)
+	s.registerJobs(api)
 	if d.Media != nil {
 		router.Handle("/media/*", d.Media)
 	}

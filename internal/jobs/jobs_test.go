@@ -31,13 +31,14 @@ func TestMain(m *testing.M) {
 // backend is one database with a queue constructor.
 type backend struct {
 	db       *sql.DB
+	store    echogen.Store
 	newQueue func(echogen.Mailer, jobs.Sealer) (*jobs.Queue, error)
 }
 
 var quiet = slog.New(slog.DiscardHandler)
 
 // fast makes River look for work often, so tests wait milliseconds.
-var fast = jobs.Options{PollInterval: 100 * time.Millisecond}
+var fast = jobs.Options{PollInterval: 100 * time.Millisecond, RetryDelay: func(int) time.Duration { return 50 * time.Millisecond }}
 
 func backends(t *testing.T) map[string]func(t *testing.T) backend {
 	return map[string]func(t *testing.T) backend{
@@ -50,8 +51,8 @@ func backends(t *testing.T) map[string]func(t *testing.T) backend {
 			if err := db.Migrate(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			return backend{db: db.Write, newQueue: func(m echogen.Mailer, s jobs.Sealer) (*jobs.Queue, error) {
-				return jobs.NewSQLite(db.Write, m, s, quiet, fast)
+			return backend{db: db.Write, store: db.Store(), newQueue: func(m echogen.Mailer, s jobs.Sealer) (*jobs.Queue, error) {
+				return jobs.NewSQLite(db.Write, db.Store(), m, s, quiet, fast)
 			}}
 		},
 		"postgres": func(t *testing.T) backend {
@@ -59,8 +60,8 @@ func backends(t *testing.T) map[string]func(t *testing.T) backend {
 			if err := db.Migrate(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			return backend{db: db.SQL, newQueue: func(m echogen.Mailer, s jobs.Sealer) (*jobs.Queue, error) {
-				return jobs.NewPostgres(db.Pool, m, s, quiet, fast)
+			return backend{db: db.SQL, store: db.Store(), newQueue: func(m echogen.Mailer, s jobs.Sealer) (*jobs.Queue, error) {
+				return jobs.NewPostgres(db.Pool, db.SQL, db.Store(), m, s, quiet, fast)
 			}}
 		},
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
@@ -29,6 +30,7 @@ type riverClient interface {
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
 	PeriodicJobs() *river.PeriodicJobBundle
+	JobCancel(ctx context.Context, jobID int64) (*rivertype.JobRow, error)
 }
 
 // Sealer encrypts job arguments that must not sit in the database in clear
@@ -45,46 +47,88 @@ type Options struct {
 	// PollInterval is how often River looks for new jobs where it cannot be
 	// told (SQLite). Zero keeps River's default of one second.
 	PollInterval time.Duration
+	// RescueAfter is how long a job may run before River decides its
+	// worker died and runs it again; it must exceed every job type's
+	// timeout. Zero means 15 minutes.
+	RescueAfter time.Duration
+	// RetryDelay, when set, replaces River's exponential backoff (about
+	// attempt⁴ seconds, with jitter) between failed attempts.
+	RetryDelay func(attempt int) time.Duration
+}
+
+// retryPolicy adapts Options.RetryDelay to River.
+type retryPolicy func(attempt int) time.Duration
+
+func (p retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().UTC().Add(p(job.Attempt))
 }
 
 // Queue is the server's job queue.
 type Queue struct {
-	client  riverClient
-	workers *river.Workers
-	sealer  Sealer
-	log     *slog.Logger
+	client   riverClient
+	inserter txInserter // enqueues inside the store's transactions
+	store    jobStore
+	events   *broker
+	workers  *river.Workers
+	sealer   Sealer
+	log      *slog.Logger
 }
 
 // NewSQLite returns a queue on a SQLite database. db must be the single
-// writer connection pool.
-func NewSQLite(db *sql.DB, mailer echogen.Mailer, sealer Sealer, log *slog.Logger, opts Options) (*Queue, error) {
-	return newQueue(riversqlite.New(db), mailer, sealer, log, opts)
+// writer connection pool; store (may be nil for mail-only uses) writes the
+// job rows.
+func NewSQLite(db *sql.DB, store jobStore, mailer echogen.Mailer, sealer Sealer, log *slog.Logger, opts Options) (*Queue, error) {
+	q, client, err := newQueue(riversqlite.New(db), mailer, sealer, log, opts)
+	if err != nil {
+		return nil, err
+	}
+	q.inserter, q.store = client, store
+	return q, nil
 }
 
-// NewPostgres returns a queue on a PostgreSQL database.
-func NewPostgres(pool *pgxpool.Pool, mailer echogen.Mailer, sealer Sealer, log *slog.Logger, opts Options) (*Queue, error) {
-	return newQueue(riverpgxv5.New(pool), mailer, sealer, log, opts)
+// NewPostgres returns a queue on a PostgreSQL database. Workers use pgx;
+// job rows are written through database/sql (db), so their queue entries
+// are inserted there too, in the same transaction, by an insert-only
+// client.
+func NewPostgres(pool *pgxpool.Pool, db *sql.DB, store jobStore, mailer echogen.Mailer, sealer Sealer, log *slog.Logger, opts Options) (*Queue, error) {
+	q, _, err := newQueue(riverpgxv5.New(pool), mailer, sealer, log, opts)
+	if err != nil {
+		return nil, err
+	}
+	inserter, err := river.NewClient(riverdatabasesql.New(db), &river.Config{Logger: log.With("component", "river"), SkipUnknownJobCheck: true})
+	if err != nil {
+		return nil, fmt.Errorf("create job inserter: %w", err)
+	}
+	q.inserter, q.store = inserter, store
+	return q, nil
 }
 
-func newQueue[TTx any](driver riverdriver.Driver[TTx], mailer echogen.Mailer, sealer Sealer, log *slog.Logger, opts Options) (*Queue, error) {
+func newQueue[TTx any](driver riverdriver.Driver[TTx], mailer echogen.Mailer, sealer Sealer, log *slog.Logger, opts Options) (*Queue, *river.Client[TTx], error) {
 	if opts.Workers <= 0 {
 		opts.Workers = 10
 	}
-	q := &Queue{workers: river.NewWorkers(), sealer: sealer, log: log}
+	if opts.RescueAfter <= 0 {
+		opts.RescueAfter = 15 * time.Minute
+	}
+	q := &Queue{workers: river.NewWorkers(), sealer: sealer, log: log, events: newBroker()}
 	river.AddWorker(q.workers, &mailWorker{mailer: mailer, sealer: sealer})
 	cfg := &river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
-		Workers:           q.workers,
-		Logger:            log.With("component", "river"),
-		FetchPollInterval: opts.PollInterval,
-		JobTimeout:        5 * time.Minute,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		Workers:              q.workers,
+		Logger:               log.With("component", "river"),
+		FetchPollInterval:    opts.PollInterval,
+		JobTimeout:           min(5*time.Minute, opts.RescueAfter),
+		RescueStuckJobsAfter: opts.RescueAfter,
+	}
+	if opts.RetryDelay != nil {
+		cfg.RetryPolicy = retryPolicy(opts.RetryDelay)
 	}
 	client, err := river.NewClient(driver, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("create job queue: %w", err)
+		return nil, nil, fmt.Errorf("create job queue: %w", err)
 	}
 	q.client = client
-	return q, nil
+	return q, client, nil
 }
 
 // SchedulePurge registers the account purge and runs it every interval

@@ -31,8 +31,8 @@ func TestMigrate(t *testing.T) {
 	if err := db.SQL.QueryRowContext(ctx, `SELECT current_schema(), (SELECT max(version_id) FROM goose_db_version)`).Scan(&schema, &version); err != nil {
 		t.Fatal(err)
 	}
-	if version != 2 {
-		t.Errorf("goose version = %d, want 2", version)
+	if version != 3 {
+		t.Errorf("goose version = %d, want 3", version)
 	}
 
 	// Every table, River's included, is in the test's schema, not in public.

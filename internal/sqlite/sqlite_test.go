@@ -39,8 +39,8 @@ func TestMigrate(t *testing.T) {
 	if err := db.Read.QueryRowContext(ctx, `SELECT max(version_id) FROM goose_db_version`).Scan(&version); err != nil {
 		t.Fatal(err)
 	}
-	if version != 2 {
-		t.Errorf("goose version = %d, want 2", version)
+	if version != 3 {
+		t.Errorf("goose version = %d, want 3", version)
 	}
 
 	// River's tables are there, at River's latest version.

@@ -118,6 +118,20 @@ func (d Dialect) forUpdate() string {
 	return ""
 }
 
+// lockJobStarts is a statement, taking a job's id, that makes the
+// transaction wait for every other one that took it for a job of the same
+// user, until they end; "" when none is needed. StartJob takes it before it
+// counts the user's running jobs, so two workers cannot both see room for
+// one more. PostgreSQL needs a lock (its transaction-scoped advisory lock,
+// keyed by the user); SQLite's writer transactions already run one at a
+// time.
+func (d Dialect) lockJobStarts() string {
+	if d == Postgres {
+		return `SELECT pg_advisory_xact_lock(hashtextextended('echogen.job_start.' || user_id::text, 0)) FROM processing_jobs WHERE id = ?`
+	}
+	return ""
+}
+
 // The drivers' error types are matched by their methods, so this package
 // imports neither driver.
 type (

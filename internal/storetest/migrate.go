@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/pressly/goose/v3"
 
 	"github.com/echogen/server/internal/echogen"
@@ -22,8 +24,9 @@ type AtInit struct {
 }
 
 // MigrateFromInit checks the later migrations over databases that 00001
-// created: library rows survive, a legacy API key stops the migration
-// without loss, and going down to 00001 and up again works.
+// created: library and job rows survive, a legacy API key or a job of an
+// unknown status stops the migration without loss, and going down to 00001
+// and up again works.
 func MigrateFromInit(t *testing.T, open func(t *testing.T) AtInit) {
 	ctx := t.Context()
 	version := func(t *testing.T, db AtInit) int64 {
@@ -60,6 +63,44 @@ func MigrateFromInit(t *testing.T, open func(t *testing.T) AtInit) {
 		}
 	})
 
+	t.Run("job rows survive", func(t *testing.T) {
+		db := open(t)
+		r := raw{db: db.DB, d: db.Dialect}
+		userID, id := echogen.NewID(), echogen.NewJobID(jobType)
+		r.exec(t, `INSERT INTO processing_jobs (id, user_id, job_type, status, payload, result, error, created_at, updated_at, started_at, finished_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, userID, jobType, "failed", `{"content_id":"c"}`, `{"partial":true}`, "boom", t0(), t0().Add(time.Hour), t0(), t0().Add(time.Hour))
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		want := &echogen.Job{ID: id, UserID: userID, Type: jobType, Status: echogen.JobFailed, Payload: map[string]any{"content_id": "c"},
+			Result: map[string]any{"partial": true}, Error: ptr("boom"), MaxAttempts: 1, Version: 1,
+			CreatedAt: t0(), UpdatedAt: t0().Add(time.Hour), StartedAt: ptr(t0()), FinishedAt: ptr(t0().Add(time.Hour))}
+		got, err := db.Store.Job(ctx, userID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("job after the migration (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a job of unknown status stops it", func(t *testing.T) {
+		db := open(t)
+		r := raw{db: db.DB, d: db.Dialect}
+		id := echogen.NewJobID(jobType)
+		r.exec(t, `INSERT INTO processing_jobs (id, user_id, job_type, status) VALUES (?, ?, ?, ?)`, id, echogen.NewID(), jobType, "processing")
+		if err := db.Migrate(ctx); err == nil {
+			t.Fatal("Migrate succeeded over a job of status processing")
+		}
+		if v := version(t, db); v != 2 {
+			t.Errorf("version = %d, want 2", v)
+		}
+		if n := r.count(t, `SELECT count(*) FROM processing_jobs WHERE id = ? AND status = 'processing'`, id); n != 1 {
+			t.Errorf("job after the failed migration: %d rows, want it untouched", n)
+		}
+	})
+
 	t.Run("a legacy key stops it", func(t *testing.T) {
 		db := open(t)
 		r := raw{db: db.DB, d: db.Dialect}
@@ -83,6 +124,7 @@ func MigrateFromInit(t *testing.T, open func(t *testing.T) AtInit) {
 		}
 		userID := echogen.NewID()
 		create(t, db.Store.CreateAPIKey, &echogen.APIKey{UserID: userID, Provider: echogen.ProviderGroq, Sealed: []byte("s")})
+		job := insertJob(t, db.Store, finishedJob(userID, t0()))
 		if _, err := db.Goose.DownTo(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
@@ -96,6 +138,13 @@ func MigrateFromInit(t *testing.T, open func(t *testing.T) AtInit) {
 		// Going down dropped the sealed keys, which 00001 cannot hold.
 		if keys, err := db.Store.ListAPIKeys(ctx, userID); err != nil || len(keys) != 1 || keys[0].ID != k.ID {
 			t.Errorf("keys after down and up = %v, %v; want only the new one", keys, err)
+		}
+		// The job stays, without what 00001 cannot hold.
+		job.Progress, job.Attempt, job.MaxAttempts, job.Version, job.QueueJobID = echogen.Progress{}, 0, 1, 1, 0
+		if got, err := db.Store.Job(ctx, userID, job.ID); err != nil {
+			t.Error(err)
+		} else if diff := cmp.Diff(job, got); diff != "" {
+			t.Errorf("job after down and up (-want +got):\n%s", diff)
 		}
 	})
 }

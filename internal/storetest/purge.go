@@ -60,11 +60,17 @@ func seedUser(t *testing.T, s echogen.Store, r raw) seeded {
 	// also leaves a row to the schema's defaults in each changed table.
 	contentID := seedLibrary(t, s, r, u.ID)
 
-	// The later features' tables. created_at and updated_at are left to
-	// their defaults, which must fit the schema's conventions too.
+	// A job as the queue writes it, with every column set, and one left to
+	// the schema's defaults (created_at and updated_at too), which must fit
+	// the schema's conventions and CHECKs.
+	job := finishedJob(u.ID, t0())
+	job.Payload["content_id"] = contentID
+	insertJob(t, s, job)
 	jobID := echogen.NewJobID("podcast_generation")
 	r.exec(t, `INSERT INTO processing_jobs (id, user_id, job_type, payload, started_at) VALUES (?, ?, ?, ?, ?)`,
 		jobID, u.ID, "podcast_generation", `{"content_id":"`+contentID+`"}`, t0())
+
+	// usage_events, a later feature's table, with plain SQL.
 	r.exec(t, `INSERT INTO usage_events (id, user_id, event_type, provider, input_tokens, cost_usd, job_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		echogen.NewID(), u.ID, "script_generation", "openai", 1200, 0.0042, jobID)
 	return out

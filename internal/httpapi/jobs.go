@@ -1,0 +1,208 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/sse"
+
+	"github.com/echogen/server/internal/echogen"
+)
+
+// jobResponse is the client's Job (JobStatus) plus progress and attempts.
+type jobResponse struct {
+	ID          string           `json:"id"`
+	JobType     string           `json:"job_type"`
+	Status      string           `json:"status" enum:"queued,running,succeeded,failed,cancelled"`
+	Payload     map[string]any   `json:"payload"`
+	Result      map[string]any   `json:"result"`
+	Error       *string          `json:"error"`
+	Progress    echogen.Progress `json:"progress"`
+	Attempt     int              `json:"attempt"`
+	MaxAttempts int              `json:"max_attempts"`
+	CreatedAt   time.Time        `json:"created_at"`
+	UpdatedAt   time.Time        `json:"updated_at"`
+	StartedAt   *time.Time       `json:"started_at"`
+	FinishedAt  *time.Time       `json:"finished_at"`
+}
+
+func toJobResponse(j *echogen.Job) jobResponse {
+	return jobResponse{
+		ID: j.ID, JobType: j.Type, Status: string(j.Status), Payload: orEmptyMap(j.Payload), Result: j.Result, Error: j.Error,
+		Progress: j.Progress, Attempt: j.Attempt, MaxAttempts: j.MaxAttempts,
+		CreatedAt: ts(j.CreatedAt), UpdatedAt: ts(j.UpdatedAt), StartedAt: tsPtr(j.StartedAt), FinishedAt: tsPtr(j.FinishedAt),
+	}
+}
+
+type jobCreateRequest struct {
+	JobType string         `json:"job_type" maxLength:"64"`
+	Payload map[string]any `json:"payload,omitempty" nullable:"true"`
+}
+
+type acceptedJobOutput struct {
+	JobID string `header:"X-Job-ID"`
+	Body  jobResponse
+}
+
+type jobOutput struct {
+	Body jobResponse
+}
+
+type jobIDInput struct {
+	JobID string `path:"job_id"`
+}
+
+// progressEvent and statusEvent are the SSE events of a job stream.
+type progressEvent struct {
+	JobID    string           `json:"job_id"`
+	Status   string           `json:"status"`
+	Progress echogen.Progress `json:"progress"`
+}
+
+type statusEvent struct {
+	jobResponse
+}
+
+// sseRecheck is how often a stream rereads its job when nothing in this
+// process said it changed: the worker may be another process.
+const sseRecheck = 2 * time.Second
+
+func (s *Server) accepted(j *echogen.Job) *acceptedJobOutput {
+	return &acceptedJobOutput{JobID: j.ID, Body: toJobResponse(j)}
+}
+
+func (s *Server) registerJobs(api huma.API) {
+	tags := []string{"jobs"}
+	huma.Register(api, huma.Operation{
+		OperationID: "enqueue_job", Method: http.MethodPost, Path: s.path("/jobs"), Tags: tags,
+		Summary: "Start a background job", Security: bearerAuth, DefaultStatus: http.StatusAccepted,
+		Description: "Answers 202 with the queued job and its id in X-Job-ID. Unknown job types are 400 and list the valid ones; a bad payload is 422.",
+	}, func(ctx context.Context, in *struct{ Body jobCreateRequest }) (*acceptedJobOutput, error) {
+		j, err := s.jobs.Enqueue(ctx, principalFrom(ctx), in.Body.JobType, in.Body.Payload)
+		if err != nil {
+			return nil, err
+		}
+		return s.accepted(j), nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "list_jobs", Method: http.MethodGet, Path: s.path("/jobs"), Tags: tags,
+		Summary: "List jobs, newest first", Security: bearerAuth,
+	}, func(ctx context.Context, in *struct {
+		Limit   int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
+		Offset  int    `query:"offset" minimum:"0" default:"0"`
+		Status  string `query:"status" enum:"queued,running,succeeded,failed,cancelled"`
+		JobType string `query:"job_type" maxLength:"64"`
+	}) (*struct{ Body []jobResponse }, error) {
+		list, err := s.jobs.List(ctx, principalFrom(ctx), echogen.JobFilter{Status: echogen.JobStatus(in.Status), Type: in.JobType},
+			echogen.Page{Limit: in.Limit, Offset: in.Offset})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]jobResponse, len(list))
+		for i := range list {
+			out[i] = toJobResponse(&list[i])
+		}
+		return &struct{ Body []jobResponse }{Body: out}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "get_job", Method: http.MethodGet, Path: s.path("/jobs/{job_id}"), Tags: tags,
+		Summary: "One job", Security: bearerAuth,
+	}, func(ctx context.Context, in *jobIDInput) (*jobOutput, error) {
+		j, err := s.jobs.Job(ctx, principalFrom(ctx), in.JobID)
+		if err != nil {
+			return nil, err
+		}
+		return &jobOutput{Body: toJobResponse(j)}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "cancel_job", Method: http.MethodPost, Path: s.path("/jobs/{job_id}/cancel"), Tags: tags,
+		Summary: "Cancel a job", Security: bearerAuth,
+		Description: "A running job's work is stopped, its provider calls included. A finished job is returned unchanged.",
+	}, func(ctx context.Context, in *jobIDInput) (*jobOutput, error) {
+		j, err := s.jobs.Cancel(ctx, principalFrom(ctx), in.JobID)
+		if err != nil {
+			return nil, err
+		}
+		return &jobOutput{Body: toJobResponse(j)}, nil
+	})
+
+	sse.Register(api, huma.Operation{
+		OperationID: "job_events", Method: http.MethodGet, Path: s.path("/jobs/{job_id}/events"), Tags: tags,
+		Summary: "Follow a job as server-sent events", Security: bearerAuth,
+		Description: "`status` events carry the whole job, `progress` events its progress; each event's id is the job's version. " +
+			"The stream ends after the job finishes. Reconnect with Last-Event-ID to skip what you saw.",
+	}, map[string]any{"status": statusEvent{}, "progress": progressEvent{}},
+		func(ctx context.Context, in *struct {
+			JobID       string `path:"job_id"`
+			LastEventID string `header:"Last-Event-ID"`
+		}, send sse.Sender) {
+			s.streamJob(ctx, in.JobID, in.LastEventID, send)
+		})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "ingest_content", Method: http.MethodPost, Path: s.path("/content/ingest"), Tags: []string{"content", "jobs"},
+		Summary: "Turn a URL, text or an uploaded document into content", Security: bearerAuth, DefaultStatus: http.StatusAccepted,
+		Description: "Starts a content_ingest job: `{url}`, `{text, title}` or `{storage_path}` (from POST /uploads, kind document), " +
+			"with `provider` builtin (default), firecrawl or hyperbrowser (your key for it, from /api-keys). The job's result is `{content_id}`.",
+	}, func(ctx context.Context, in *struct{ Body map[string]any }) (*acceptedJobOutput, error) {
+		j, err := s.jobs.Enqueue(ctx, principalFrom(ctx), echogen.ContentIngestType, in.Body)
+		if err != nil {
+			return nil, err
+		}
+		return s.accepted(j), nil
+	})
+}
+
+// streamJob sends the job's state whenever it changes, until it finishes
+// or the client goes away. Events already seen (by Last-Event-ID, the
+// job's version) are not sent again.
+func (s *Server) streamJob(ctx context.Context, id, lastEventID string, send sse.Sender) {
+	p := principalFrom(ctx)
+	j, changed, stop, err := s.jobs.Watch(ctx, p, id)
+	if err != nil {
+		_ = send.Data(statusEvent{jobResponse{ID: id, Status: "not_found"}})
+		return
+	}
+	defer stop()
+	seen, _ := strconv.ParseInt(lastEventID, 10, 64)
+	lastStatus := echogen.JobStatus("")
+	if seen > 0 && seen >= j.Version {
+		lastStatus = j.Status
+	}
+	recheck := time.NewTicker(sseRecheck)
+	defer recheck.Stop()
+	for {
+		if j.Version > seen {
+			if j.Status != lastStatus {
+				if send(sse.Message{ID: int(j.Version), Data: statusEvent{toJobResponse(j)}}) != nil {
+					return
+				}
+				lastStatus = j.Status
+			}
+			if send(sse.Message{ID: int(j.Version), Data: progressEvent{JobID: j.ID, Status: string(j.Status), Progress: j.Progress}}) != nil {
+				return
+			}
+			seen = j.Version
+		}
+		if j.Status.Terminal() {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-recheck.C:
+		}
+		next, err := s.jobs.Job(ctx, p, id)
+		if err != nil {
+			return
+		}
+		j = next
+	}
+}
