@@ -19,9 +19,12 @@ import (
 	"github.com/echogen/server/internal/config"
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/httpapi"
+	"github.com/echogen/server/internal/ingest"
 	"github.com/echogen/server/internal/jobs"
 	"github.com/echogen/server/internal/mail"
 	"github.com/echogen/server/internal/postgres"
+	"github.com/echogen/server/internal/provider/firecrawl"
+	"github.com/echogen/server/internal/provider/hyperbrowser"
 	"github.com/echogen/server/internal/provider/keycheck"
 	"github.com/echogen/server/internal/sqlite"
 	"github.com/echogen/server/internal/vault"
@@ -44,7 +47,7 @@ type database struct {
 	store    echogen.Store
 	migrate  func(context.Context) error
 	close    func() error
-	newQueue func(echogen.Mailer, jobs.Sealer, *slog.Logger) (*jobs.Queue, error)
+	newQueue func(echogen.Mailer, jobs.Sealer, *slog.Logger, jobs.Options) (*jobs.Queue, error)
 }
 
 func openDatabase(ctx context.Context, cfg *config.Config) (*database, error) {
@@ -55,8 +58,8 @@ func openDatabase(ctx context.Context, cfg *config.Config) (*database, error) {
 		}
 		return &database{
 			name: "postgres", store: pg.Store(), migrate: pg.Migrate, close: pg.Close,
-			newQueue: func(m echogen.Mailer, s jobs.Sealer, l *slog.Logger) (*jobs.Queue, error) {
-				return jobs.NewPostgres(pg.Pool, m, s, l, jobs.Options{})
+			newQueue: func(m echogen.Mailer, s jobs.Sealer, l *slog.Logger, o jobs.Options) (*jobs.Queue, error) {
+				return jobs.NewPostgres(pg.Pool, pg.SQL, pg.Store(), m, s, l, o)
 			},
 		}, nil
 	}
@@ -66,8 +69,8 @@ func openDatabase(ctx context.Context, cfg *config.Config) (*database, error) {
 	}
 	return &database{
 		name: "sqlite", store: lite.Store(), migrate: lite.Migrate, close: lite.Close,
-		newQueue: func(m echogen.Mailer, s jobs.Sealer, l *slog.Logger) (*jobs.Queue, error) {
-			return jobs.NewSQLite(lite.Write, m, s, l, jobs.Options{})
+		newQueue: func(m echogen.Mailer, s jobs.Sealer, l *slog.Logger, o jobs.Options) (*jobs.Queue, error) {
+			return jobs.NewSQLite(lite.Write, lite.Store(), m, s, l, o)
 		},
 	}, nil
 }
@@ -121,7 +124,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	} else if cfg.Production() {
 		log.Warn("SMTP_HOST is not set: password-reset and confirmation mail cannot be delivered")
 	}
-	queue, err := db.newQueue(mailer, keyring, log)
+	queue, err := db.newQueue(mailer, keyring, log, jobs.Options{Workers: cfg.JobWorkers, RescueAfter: cfg.JobRescueAfter})
 	if err != nil {
 		return nil, err
 	}
@@ -156,14 +159,28 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	accounts := echogen.NewAccountService(authn, db.store, echogen.BucketObjects{Blobs: media, Buckets: buckets}, clock, cfg.AccountDeletionWindow, log)
 	queue.SchedulePurge(accounts, cfg.AccountPurgeInterval)
 	library := echogen.NewLibraryService(db.store, media, keyring, keycheck.New(&http.Client{}, keycheck.Options{}), clock, log, echogen.LibraryOptions{
-		Buckets: buckets,
-		URLTTL:  cfg.SignedURLTTL,
-		Uploads: echogen.UploadLimits{Audio: int64(cfg.UploadMaxAudioMB) << 20, Image: int64(cfg.UploadMaxImageMB) << 20, Document: int64(cfg.UploadMaxDocMB) << 20},
+		Buckets:    buckets,
+		URLTTL:     cfg.SignedURLTTL,
+		Uploads:    echogen.UploadLimits{Audio: int64(cfg.UploadMaxAudioMB) << 20, Image: int64(cfg.UploadMaxImageMB) << 20, Document: int64(cfg.UploadMaxDocMB) << 20},
+		ServerKeys: serverKeys(cfg),
 	})
+	if cfg.IngestAllowPrivate {
+		log.Warn("INGEST_ALLOW_PRIVATE_ADDRESSES is on: users can make this server fetch private and loopback addresses; use it only in tests")
+	}
+	jobService := echogen.NewJobService(db.store, queue, queue.Events(), clock, log, cfg.MaxRunningJobsPerUser)
+	httpClient := &http.Client{}
+	jobService.Register(echogen.NewIngestHandler(library,
+		ingest.New(ingest.Options{MaxBytes: int64(cfg.IngestMaxMB) << 20, Timeout: cfg.IngestTimeout, AllowPrivate: cfg.IngestAllowPrivate}),
+		map[string]echogen.Scraper{
+			echogen.IngestFirecrawl:    firecrawl.New(httpClient, firecrawl.Options{}),
+			echogen.IngestHyperbrowser: hyperbrowser.New(httpClient, hyperbrowser.Options{Timeout: 150 * time.Second}), // under the job's 3-minute attempt,
+		}))
+	queue.RegisterJobs(jobService)
 
 	handler := httpapi.NewServer(httpapi.Deps{
 		Accounts: accounts,
 		Library:  library,
+		Jobs:     jobService,
 		Media:    mediaHandler,
 		Ready: []httpapi.ReadinessCheck{
 			{Name: "database", Check: db.store.Ping},
@@ -293,4 +310,18 @@ func RotateVault(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	rotated, current, err := library.RotateVault(ctx)
 	log.Info("vault rotation", "active_key", keyring.ActiveID(), "rotated", rotated, "already_current", current)
 	return err
+}
+
+// serverKeys offers the operator's provider keys to users without their
+// own, only when ALLOW_SERVER_PROVIDER_KEYS says so.
+func serverKeys(cfg *config.Config) map[echogen.Provider]string {
+	if !cfg.AllowServerKeys {
+		return nil
+	}
+	k := cfg.Providers
+	return map[echogen.Provider]string{
+		echogen.ProviderGemini: k.Gemini, echogen.ProviderOpenAI: k.OpenAI, echogen.ProviderGroq: k.Groq,
+		echogen.ProviderOpenRouter: k.OpenRouter, echogen.ProviderFirecrawl: k.Firecrawl,
+		echogen.ProviderHyperbrowser: k.Hyperbrowser, echogen.ProviderImageRouter: k.ImageRouter,
+	}
 }

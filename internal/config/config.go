@@ -71,6 +71,7 @@ type Config struct {
 	IngestMaxMB           int           // INGEST_MAX_MB
 	IngestTimeout         time.Duration // INGEST_TIMEOUT
 	AllowServerKeys       bool          // ALLOW_SERVER_PROVIDER_KEYS
+	IngestAllowPrivate    bool          // INGEST_ALLOW_PRIVATE_ADDRESSES: tests only
 
 	SMTPHost     string // SMTP_HOST
 	SMTPPort     int    // SMTP_PORT
@@ -177,6 +178,7 @@ func Load(getenv func(string) string, dotenv map[string]string) (*Config, error)
 		IngestMaxMB:           r.integer("INGEST_MAX_MB", 10, 1, 1000),
 		IngestTimeout:         r.duration("INGEST_TIMEOUT", 20*time.Second, time.Second, 10*time.Minute),
 		AllowServerKeys:       r.boolean("ALLOW_SERVER_PROVIDER_KEYS", false),
+		IngestAllowPrivate:    r.boolean("INGEST_ALLOW_PRIVATE_ADDRESSES", false),
 
 		SMTPHost:     r.str("SMTP_HOST", ""),
 		SMTPPort:     r.integer("SMTP_PORT", 587, 1, 65535),
@@ -249,6 +251,9 @@ func (c *Config) validate(r *reader) {
 	}
 	if c.Production() && c.StorageBackend == "local" && c.MediaSigningKeys == "" {
 		r.problems = append(r.problems, "MEDIA_SIGNING_KEYS: required when ENVIRONMENT=production and STORAGE_BACKEND=local")
+	}
+	if c.IngestAllowPrivate && c.Production() {
+		r.problems = append(r.problems, "INGEST_ALLOW_PRIVATE_ADDRESSES: never in production: it lets users make the server fetch internal addresses")
 	}
 	if c.SMTPHost != "" && c.SMTPFrom == "" {
 		r.problems = append(r.problems, "SMTP_FROM: required when SMTP_HOST is set")

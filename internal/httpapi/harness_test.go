@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -17,6 +18,8 @@ import (
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/echogen/echogentest"
 	"github.com/echogen/server/internal/httpapi"
+	"github.com/echogen/server/internal/ingest"
+	"github.com/echogen/server/internal/jobs"
 	"github.com/echogen/server/internal/provider/keycheck"
 	"github.com/echogen/server/internal/storetest"
 	"github.com/echogen/server/internal/vault"
@@ -118,8 +121,9 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 	verifier := keycheck.New(provider.srv.Client(), keycheck.Options{BaseURLs: map[echogen.Provider]string{echogen.ProviderOpenAI: provider.srv.URL + "/v1"}})
 	library := echogen.NewLibraryService(store, media, o.vault, verifier, clock, log, echogen.LibraryOptions{Buckets: testBuckets, Uploads: o.uploads})
 	accounts := echogen.NewAccountService(authn, store, objects, clock, 0, log)
+	jobService := startJobs(t, store, library, o.vault, clock, log)
 	api := httpapi.NewServer(httpapi.Deps{
-		Accounts: accounts, Library: library, Media: media.Handler(),
+		Accounts: accounts, Library: library, Jobs: jobService, Media: media.Handler(),
 		Ready: []httpapi.ReadinessCheck{{Name: "database", Check: store.Ping}}, Clock: clock, Log: log,
 	}, o.opts)
 	srv := httptest.NewServer(api)
@@ -127,6 +131,45 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 	return &testEnv{t: t, srv: srv, clock: clock, store: store, accounts: accounts, library: library, blobs: media, mediaRoot: mediaRoot, buckets: testBuckets,
 		provider: provider, mail: mail, logs: logs, secrets: []string{testJWTSecret}}
 }
+
+// startJobs runs a real job queue on the store's database, with the
+// content_ingest handler allowed to reach this test's loopback servers.
+// Stores the test wrapped (no handles) get no queue.
+func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryService, keys *vault.Keyring, clock echogen.Clock, log *slog.Logger) *echogen.JobService {
+	t.Helper()
+	lite, pg := storetest.Handles(store)
+	if lite == nil && pg == nil {
+		return nil
+	}
+	noMail := mailFunc(func(context.Context, echogen.Mail) error { return nil })
+	opts := jobs.Options{PollInterval: 50 * time.Millisecond, RetryDelay: func(int) time.Duration { return 50 * time.Millisecond }}
+	var q *jobs.Queue
+	var err error
+	if lite != nil {
+		q, err = jobs.NewSQLite(lite.Write, lite.Store(), noMail, keys, log, opts)
+	} else {
+		q, err = jobs.NewPostgres(pg.Pool, pg.SQL, pg.Store(), noMail, keys, log, opts)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := echogen.NewJobService(store, q, q.Events(), clock, log, 2)
+	svc.Register(echogen.NewIngestHandler(library, ingest.New(ingest.Options{AllowPrivate: true}), nil))
+	q.RegisterJobs(svc)
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		q.Stop(ctx)
+	})
+	return svc
+}
+
+type mailFunc func(context.Context, echogen.Mail) error
+
+func (f mailFunc) Send(ctx context.Context, m echogen.Mail) error { return f(ctx, m) }
 
 const testMediaKeys = "m1:" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 

@@ -24,8 +24,8 @@ type testHandler struct {
 	run   func(ctx context.Context, n int, run echogen.JobRun) (map[string]any, error)
 }
 
-func (h *testHandler) Type() string                      { return h.typ }
-func (h *testHandler) Limits() echogen.JobLimits         { return h.limit }
+func (h *testHandler) Type() string              { return h.typ }
+func (h *testHandler) Limits() echogen.JobLimits { return h.limit }
 func (h *testHandler) Validate(p map[string]any) error {
 	if _, bad := p["bad"]; bad {
 		return echogen.Invalid([]string{"body", "payload", "bad"}, "value_error", "bad field")
@@ -114,7 +114,9 @@ func TestJobLifecycle(t *testing.T) {
 					return nil, echogen.Errorf(echogen.KindUnauthenticated, "bad_key", "Incorrect API key provided")
 				}}
 			hopeless := &testHandler{typ: "hopeless", limit: echogen.JobLimits{MaxAttempts: 2, Timeout: time.Minute},
-				run: func(context.Context, int, echogen.JobRun) (map[string]any, error) { return nil, unavailable("always down") }}
+				run: func(context.Context, int, echogen.JobRun) (map[string]any, error) {
+					return nil, unavailable("always down")
+				}}
 			empty := &testHandler{typ: "empty", limit: echogen.JobLimits{MaxAttempts: 2, Timeout: time.Minute},
 				run: func(context.Context, int, echogen.JobRun) (map[string]any, error) { return nil, nil }}
 			e := newJobEnv(t, b, 10, echo, flaky, throttled, permanent, hopeless, empty)

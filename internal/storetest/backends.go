@@ -39,11 +39,23 @@ func Stores(t testing.TB) map[string]func(*testing.T) echogen.Store {
 // promotes (so assertions to other store ports work), plus RawDB.
 type store struct {
 	*sqlstore.Store
-	db *sql.DB
+	db   *sql.DB
+	lite *sqlite.DB
+	pg   *postgres.DB
 }
 
 // RawDB returns the database behind the store and its dialect.
 func (s *store) RawDB() (*sql.DB, sqlstore.Dialect) { return s.db, s.Dialect() }
+
+// Handles returns the opened database behind a store made by NewSQLite or
+// NewPostgres (the other is nil), so a test can run a job queue on it.
+func Handles(s echogen.Store) (*sqlite.DB, *postgres.DB) {
+	st, ok := s.(*store)
+	if !ok {
+		return nil, nil
+	}
+	return st.lite, st.pg
+}
 
 // NewSQLite returns a migrated store in a fresh SQLite file under
 // t.TempDir(), closed when the test ends.
@@ -61,7 +73,7 @@ func NewSQLite(t *testing.T) echogen.Store {
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return &store{Store: db.Store(), db: db.Write}
+	return &store{Store: db.Store(), db: db.Write, lite: db}
 }
 
 // NewPostgres returns a migrated store in a fresh schema test_<random> of
@@ -73,7 +85,7 @@ func NewPostgres(t *testing.T) echogen.Store {
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return &store{Store: db.Store(), db: db.SQL}
+	return &store{Store: db.Store(), db: db.SQL, pg: db}
 }
 
 // OpenPostgres opens, without migrating, a fresh schema test_<random> of

@@ -1,0 +1,211 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/echogen/server/internal/echogen"
+)
+
+// sseEvent is one server-sent event.
+type sseEvent struct {
+	id, event string
+	data      map[string]any
+}
+
+// readEvents follows GET /jobs/{id}/events until the server ends the
+// stream, and returns every event.
+func (e *testEnv) readEvents(t *testing.T, token, jobID, lastEventID string) []sseEvent {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/jobs/"+jobID+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "text/event-stream")
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	client := &http.Client{Timeout: 60 * time.Second}
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("events: %d %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	var events []sseEvent
+	var cur sseEvent
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if cur.event != "" || cur.data != nil {
+				events = append(events, cur)
+			}
+			cur = sseEvent{}
+		case strings.HasPrefix(line, "id: "):
+			cur.id = strings.TrimPrefix(line, "id: ")
+		case strings.HasPrefix(line, "event: "):
+			cur.event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &cur.data); err != nil {
+				t.Fatalf("event data: %v: %s", err, line)
+			}
+		}
+	}
+	return events
+}
+
+func (e *testEnv) waitJob(t *testing.T, token, jobID string) map[string]any {
+	t.Helper()
+	e.readEvents(t, token, jobID, "") // returns when the job is finished
+	return e.do("GET", "/api/v1/jobs/"+jobID, token, "").object(t)
+}
+
+func TestJobsAPI(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(*testing.T) echogen.Store) {
+		e := newTestEnv(t, newStore)
+		ada, bob := e.signUp("ada@example.com"), e.signUp("bob@example.com")
+
+		r := e.do("POST", "/api/v1/jobs", ada.access, `{"job_type":"content_ingest","payload":{"text":"# Notes\n\nThe tide comes in twice a day, pulled by the moon.","title":"Tides"}}`)
+		if r.status != http.StatusAccepted {
+			t.Fatalf("enqueue: %d %s", r.status, r.raw)
+		}
+		job := r.object(t)
+		id := job["id"].(string)
+		requireKeys(t, "job", job, "id", "job_type", "status", "payload", "result", "error", "created_at", "updated_at", "started_at", "finished_at", "progress", "attempt", "max_attempts")
+		if r.header.Get("X-Job-ID") != id || !strings.HasPrefix(id, "content_ingest_") || job["status"] != "queued" {
+			t.Errorf("enqueue answer: %v, X-Job-ID %q", job, r.header.Get("X-Job-ID"))
+		}
+
+		events := e.readEvents(t, ada.access, id, "")
+		if len(events) < 2 || events[len(events)-1].data["status"] != "succeeded" {
+			t.Fatalf("events: %+v", events)
+		}
+		var kinds []string
+		for _, ev := range events {
+			kinds = append(kinds, ev.event)
+		}
+		if !strings.Contains(strings.Join(kinds, ","), "progress") || !strings.Contains(strings.Join(kinds, ","), "status") {
+			t.Errorf("event kinds %v", kinds)
+		}
+		// Reconnecting after the last event sends nothing new.
+		if again := e.readEvents(t, ada.access, id, events[len(events)-1].id); len(again) != 0 {
+			t.Errorf("resume after the last event sent %d events", len(again))
+		}
+
+		done := e.do("GET", "/api/v1/jobs/"+id, ada.access, "").object(t)
+		contentID, _ := done["result"].(map[string]any)["content_id"].(string)
+		content := e.do("GET", "/api/v1/content/"+contentID, ada.access, "").object(t)
+		if content["title"] != "Tides" || !strings.Contains(content["markdown"].(string), "pulled by the moon") {
+			t.Errorf("ingested content: %v", content)
+		}
+		if md := content["metadata"].(map[string]any); md["job_id"] != id || md["word_count"] == nil {
+			t.Errorf("content metadata: %v", md)
+		}
+
+		// Lists, filters, and other users.
+		var list []map[string]any
+		decode(t, e.do("GET", "/api/v1/jobs?status=succeeded&job_type=content_ingest", ada.access, ""), &list)
+		if len(list) != 1 || list[0]["id"] != id {
+			t.Errorf("filtered list: %v", list)
+		}
+		decode(t, e.do("GET", "/api/v1/jobs?status=failed", ada.access, ""), &list)
+		if len(list) != 0 {
+			t.Errorf("failed jobs: %v", list)
+		}
+		for _, path := range []string{"/api/v1/jobs/" + id, "/api/v1/jobs/" + id + "/events"} {
+			if r := e.do("GET", path, bob.access, ""); r.status != http.StatusNotFound {
+				t.Errorf("bob GET %s: %d", path, r.status)
+			}
+		}
+		if r := e.do("POST", "/api/v1/jobs/"+id+"/cancel", bob.access, ""); r.status != http.StatusNotFound {
+			t.Errorf("bob cancels ada's job: %d", r.status)
+		}
+
+		// Unknown types and bad payloads are refused before anything is queued.
+		r = e.do("POST", "/api/v1/jobs", ada.access, `{"job_type":"audio_render","payload":{}}`)
+		if r.status != 400 || !strings.Contains(string(r.raw), "content_ingest") {
+			t.Errorf("unknown type: %d %s", r.status, r.raw)
+		}
+		r = e.do("POST", "/api/v1/jobs", ada.access, `{"job_type":"content_ingest","payload":{"url":"ftp://x","text":"y"}}`)
+		if r.status != 422 {
+			t.Errorf("two sources: %d %s", r.status, r.raw)
+		}
+		r = e.do("POST", "/api/v1/content/ingest", ada.access, `{"url":"https://example.com","provider":"carrier-pigeon"}`)
+		if r.status != 422 || !strings.Contains(string(r.raw), `"payload","provider"`) {
+			t.Errorf("bad provider: %d %s", r.status, r.raw)
+		}
+		decode(t, e.do("GET", "/api/v1/jobs", ada.access, ""), &list)
+		if len(list) != 1 {
+			t.Errorf("refused jobs were stored: %d jobs", len(list))
+		}
+	})
+}
+
+func TestIngestURLAndCancel(t *testing.T) {
+	e := newTestEnv(t, storeSQLite)
+	ada := e.signUp("ada@example.com")
+	release := make(chan struct{})
+	hit := make(chan struct{}, 4)
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			hit <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(`<!doctype html><html lang="en"><head><title>Why the sea is salty | Ocean Notes</title>
+<meta property="og:site_name" content="Ocean Notes"></head><body>
+<nav><a href="/">Home</a> <a href="/about">About us</a></nav>
+<article><h1>Why the sea is salty</h1>
+<p>Rain falling on land is slightly acidic, and over millions of years it has dissolved minerals out of rocks and carried them to the ocean.</p>
+<p>Rivers deliver these dissolved salts, mostly sodium and chloride, and when seawater evaporates the salts stay behind, which is why the ocean grew saltier over time.</p>
+<p>Hydrothermal vents on the sea floor add more minerals, and the balance between inputs and the salts that settle into sediments keeps salinity near thirty-five parts per thousand.</p>
+</article><footer>Copyright Ocean Notes. Subscribe to our newsletter.</footer></body></html>`))
+	}))
+	defer site.Close()
+	defer close(release)
+
+	r := e.do("POST", "/api/v1/content/ingest", ada.access, `{"url":"`+site.URL+`/article"}`)
+	if r.status != http.StatusAccepted {
+		t.Fatalf("ingest: %d %s", r.status, r.raw)
+	}
+	job := e.waitJob(t, ada.access, r.object(t)["id"].(string))
+	if job["status"] != "succeeded" {
+		t.Fatalf("ingest job: %v", job)
+	}
+	content := e.do("GET", "/api/v1/content/"+job["result"].(map[string]any)["content_id"].(string), ada.access, "").object(t)
+	md := content["markdown"].(string)
+	if !strings.Contains(md, "dissolved salts") || strings.Contains(md, "About us") || strings.Contains(md, "newsletter") {
+		t.Errorf("extracted markdown:\n%s", md)
+	}
+	if !strings.HasPrefix(content["url"].(string), site.URL) || !strings.Contains(content["title"].(string), "salty") {
+		t.Errorf("content: url %v title %v", content["url"], content["title"])
+	}
+
+	// Cancelling a running ingest stops its fetch.
+	r = e.do("POST", "/api/v1/content/ingest", ada.access, `{"url":"`+site.URL+`/slow"}`)
+	id := r.object(t)["id"].(string)
+	select {
+	case <-hit:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the slow page was never fetched")
+	}
+	c := e.do("POST", "/api/v1/jobs/"+id+"/cancel", ada.access, "")
+	if c.status != 200 || c.object(t)["status"] != "cancelled" {
+		t.Fatalf("cancel: %d %s", c.status, c.raw)
+	}
+	if got := e.waitJob(t, ada.access, id); got["status"] != "cancelled" {
+		t.Errorf("after cancel: %v", got)
+	}
+}

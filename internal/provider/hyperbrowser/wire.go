@@ -1,0 +1,427 @@
+package hyperbrowser
+
+// This file holds what the Hyperbrowser and Firecrawl clients share in
+// kind but not in code (each package owns its copy): input checks, the
+// HTTP status mapping, message hygiene and metadata reading.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/echogen/server/internal/echogen"
+)
+
+// Error codes of the errors Scrape returns.
+const (
+	CodeMissingKey      = "missing_api_key"         // no key given
+	CodeInvalidKey      = "invalid_api_key"         // the key cannot be sent in a header
+	CodeInvalidURL      = "invalid_url"             // not an http(s) URL
+	CodeKeyRejected     = "api_key_rejected"        // 401
+	CodeQuotaExceeded   = "provider_quota_exceeded" // 402
+	CodeRateLimited     = "provider_rate_limited"   // 429
+	CodeTimeout         = "provider_timeout"        // 408, 504, or no answer in time
+	CodeUnavailable     = "provider_unavailable"    // 5xx or a network error
+	CodeBadResponse     = "provider_bad_response"   // an answer we cannot read
+	CodeRejected        = "scrape_rejected"         // another 4xx
+	CodeScrapeFailed    = "scrape_failed"           // success=false
+	CodeSourceHTTPError = "source_http_error"       // the page itself answered 4xx/5xx
+	CodeNoContent       = "scrape_empty"            // no Markdown
+	CodeTooLarge        = "scrape_too_large"        // the answer is over the cap
+	CodeCanceled        = "scrape_canceled"         // the caller's context ended
+	CodeMisconfigured   = "scraper_misconfigured"
+)
+
+const (
+	maxMessage    = 300 // runes of a provider's text we keep
+	maxRetryAfter = time.Hour
+	redacted      = "[redacted]"
+	minRedactLen  = 4 // shorter "secrets" are not worth mangling messages for
+)
+
+var (
+	// errTimeout is the cause of a Scrape call's own deadline.
+	errTimeout = fmt.Errorf("scrape timed out: %w", context.DeadlineExceeded)
+	// errTooLarge reports an answer over the cap.
+	errTooLarge = errors.New("answer over the size cap")
+)
+
+// checkInput validates the key and the URL before anything is sent.
+func checkInput(apiKey, pageURL string) error {
+	if strings.TrimSpace(apiKey) == "" {
+		return echogen.Errorf(echogen.KindBadRequest, CodeMissingKey, "no %s API key", name)
+	}
+	if !validHeaderValue(apiKey) {
+		return echogen.Errorf(echogen.KindBadRequest, CodeInvalidKey, "the %s API key contains characters that cannot be sent in a request header", name)
+	}
+	if echogen.CheckHTTPURL(pageURL) != nil {
+		return echogen.Errorf(echogen.KindInvalid, CodeInvalidURL, "url must be an http or https URL")
+	}
+	return nil
+}
+
+// validHeaderValue rejects control characters, which would either fail
+// the request or smuggle in another header.
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x20 || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// readCapped reads r to the end, failing with errTooLarge past limit bytes.
+func readCapped(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, errTooLarge
+	}
+	return b, nil
+}
+
+// sizeText writes a byte count for people.
+func sizeText(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// statusError maps a non-2xx answer to an error.
+func statusError(resp *http.Response, body []byte, secret string) error {
+	code := resp.StatusCode
+	said := clean(scrub(errorText(resp.Header.Get("Content-Type"), body), secret))
+	with := func(msg string) string {
+		if said != "" {
+			return msg + ": " + said
+		}
+		return msg
+	}
+	after := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+	switch {
+	case code == http.StatusUnauthorized:
+		return &echogen.Error{Kind: echogen.KindUnauthenticated, Code: CodeKeyRejected,
+			Message: "Invalid " + name + " API key", Err: providerSaid(code, said)}
+	case code == http.StatusPaymentRequired:
+		return &echogen.Error{Kind: echogen.KindPermissionDenied, Code: CodeQuotaExceeded,
+			Message: with(name + " quota exceeded or payment required")}
+	case code == http.StatusTooManyRequests:
+		return &echogen.Error{Kind: echogen.KindRateLimited, Code: CodeRateLimited,
+			Message: with("rate limited by " + name + ", try again later"), RetryAfter: after}
+	case code == http.StatusRequestTimeout || code == http.StatusGatewayTimeout:
+		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout,
+			Message: with(name + " timed out scraping the page, try again later"), RetryAfter: after}
+	case code >= 500:
+		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeUnavailable,
+			Message: with(fmt.Sprintf("%s is unavailable (HTTP %d)", name, code)), RetryAfter: after}
+	case code >= 400:
+		return &echogen.Error{Kind: echogen.KindBadRequest, Code: CodeRejected,
+			Message: with(fmt.Sprintf("%s refused the request (HTTP %d)", name, code))}
+	}
+	return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeBadResponse,
+		Message: fmt.Sprintf("%s sent an unexpected answer (HTTP %d)", name, code)}
+}
+
+// providerSaid keeps the provider's words for the logs.
+func providerSaid(code int, said string) error {
+	if said == "" {
+		return fmt.Errorf("HTTP %d", code)
+	}
+	return fmt.Errorf("HTTP %d: %s", code, said)
+}
+
+// badResponse reports a 2xx answer we cannot read.
+func badResponse(err error) error {
+	return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeBadResponse,
+		Message: name + " sent an answer that is not the JSON we expect", Err: err}
+}
+
+// transportError reports a request that got no complete answer; timedOut
+// is the message for the call's own deadline.
+func transportError(ctx context.Context, err error, timedOut string) error {
+	switch {
+	case context.Cause(ctx) == errTimeout:
+		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout, Message: timedOut, Err: err}
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout,
+			Message: name + " did not answer in time", Err: context.Cause(ctx)}
+	case ctx.Err() != nil:
+		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeCanceled,
+			Message: "the scrape was canceled", Err: context.Cause(ctx)}
+	}
+	cause := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		cause = ue.Err // the URL is not the caller's business
+	}
+	return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeUnavailable,
+		Message: clean("could not reach " + name + ": " + cause.Error()), Err: err}
+}
+
+// errorText reads the error shapes of the scraping services:
+//
+//	{"success":false,"error":"…"}              Firecrawl
+//	{"message":"…"} or {"error":"…"}           Hyperbrowser
+//	{"error":{"message":"…"}}                  proxies and gateways
+//
+// A body that is not JSON counts only if it is plain text.
+func errorText(contentType string, body []byte) string {
+	trimmed := strings.TrimSpace(string(body))
+	if trimmed == "" {
+		return ""
+	}
+	if trimmed[0] != '{' {
+		if mt, _, _ := mime.ParseMediaType(contentType); mt == "text/plain" {
+			return trimmed
+		}
+		return ""
+	}
+	var top struct {
+		Error   json.RawMessage `json:"error"`
+		Message json.RawMessage `json:"message"`
+	}
+	if json.Unmarshal(body, &top) != nil {
+		return ""
+	}
+	if s := jsonText(top.Error); s != "" {
+		return s
+	}
+	if len(top.Error) > 0 && top.Error[0] == '{' {
+		var e struct {
+			Message json.RawMessage `json:"message"`
+		}
+		if json.Unmarshal(top.Error, &e) == nil {
+			if s := jsonText(e.Message); s != "" {
+				return s
+			}
+		}
+	}
+	return jsonText(top.Message)
+}
+
+// jsonText returns raw as a string when it is a JSON string.
+func jsonText(raw json.RawMessage) string {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// clean makes a provider's text fit for a message: valid UTF-8, no control
+// characters, single spaces, at most maxMessage runes.
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > maxMessage {
+		r := []rune(s)
+		s = strings.TrimSpace(string(r[:maxMessage-1])) + "…"
+	}
+	return s
+}
+
+// scrub replaces the secret in s.
+func scrub(s, secret string) string {
+	if len(secret) < minRedactLen {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, redacted)
+}
+
+// redactError is the last guard on a finished error: neither its message
+// nor its cause may carry the secret.
+func redactError(err error, secret string) error {
+	var e *echogen.Error
+	if len(secret) < minRedactLen || !errors.As(err, &e) {
+		return err
+	}
+	if strings.Contains(e.Message, secret) {
+		e.Message = clean(scrub(e.Message, secret))
+	}
+	if e.Err != nil && strings.Contains(e.Err.Error(), secret) {
+		e.Err = errors.New(scrub(e.Err.Error(), secret))
+	}
+	return err
+}
+
+// retryAfter reads a Retry-After header (seconds or an HTTP date), capped
+// at maxRetryAfter.
+func retryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(h, 10, 64); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(h); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
+
+// metadata is a scraped page's metadata: the service's own fields
+// (title, sourceURL, ogSiteName, …) next to the page's own meta tags, each
+// a string, a list of strings (a tag that appears twice) or a number.
+type metadata map[string]json.RawMessage
+
+// text returns the first non-blank string among keys; for a list, its
+// first non-blank item.
+func (m metadata) text(keys ...string) string {
+	for _, k := range keys {
+		raw, ok := m[k]
+		if !ok || len(raw) == 0 {
+			continue
+		}
+		switch raw[0] {
+		case '"':
+			if s := strings.TrimSpace(jsonText(raw)); s != "" {
+				return s
+			}
+		case '[':
+			var list []json.RawMessage
+			if json.Unmarshal(raw, &list) == nil {
+				for _, item := range list {
+					if s := strings.TrimSpace(jsonText(item)); s != "" {
+						return s
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// number returns key as an integer, 0 when absent or not a number.
+func (m metadata) number(key string) int {
+	var n float64
+	if raw, ok := m[key]; ok && json.Unmarshal(raw, &n) == nil && n > 0 && n < 1e6 {
+		return int(n)
+	}
+	if n, err := strconv.Atoi(m.text(key)); err == nil {
+		return n
+	}
+	return 0
+}
+
+// document builds the Document of a scraped page.
+func (m metadata) document(markdown, requested string) *echogen.Document {
+	title := oneLine(m.text("title", "ogTitle", "og:title"))
+	if title == "" {
+		title = "Untitled"
+	}
+	// url is where the scrape ended up (after redirects); sourceURL is
+	// what was asked for.
+	final := requested
+	for _, k := range []string{"url", "sourceURL", "sourceUrl"} {
+		if u := m.text(k); echogen.CheckHTTPURL(u) == nil {
+			final = u
+			break
+		}
+	}
+	return &echogen.Document{
+		Title:       title,
+		Markdown:    markdown,
+		URL:         final,
+		SiteName:    oneLine(m.text("ogSiteName", "og:site_name", "siteName")),
+		Author:      oneLine(m.text("author", "article:author", "dcCreator")),
+		Published:   parseDate(m.text("publishedTime", "article:published_time", "datePublished", "dcTermsCreated", "dcDateCreated", "dcDate")),
+		Language:    language(m.text("language", "lang", "ogLocale", "og:locale")),
+		ContentType: contentType(m.text("contentType", "content-type"), final),
+		Excerpt:     oneLine(m.text("description", "ogDescription", "og:description")),
+	}
+}
+
+// oneLine collapses whitespace and drops control characters.
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToValidUTF8(s, ""), func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r)
+	}), " ")
+}
+
+var dateLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05Z0700",
+	"2006-01-02T15:04:05",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04:05",
+	"2006-01-02",
+	time.RFC1123Z,
+	time.RFC1123,
+}
+
+// parseDate reads a publication date, nil when there is none we trust.
+func parseDate(s string) *time.Time {
+	if s == "" {
+		return nil
+	}
+	for _, layout := range dateLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			if t.Year() < 1900 || t.Year() > 2200 {
+				return nil
+			}
+			t = t.UTC()
+			return &t
+		}
+	}
+	return nil
+}
+
+// language returns a BCP 47-looking tag ("en", "pt-BR"), or "".
+func language(s string) string {
+	s = strings.ReplaceAll(strings.TrimSpace(s), "_", "-")
+	if s == "" || len(s) > 35 {
+		return ""
+	}
+	for i, part := range strings.Split(s, "-") {
+		if part == "" || len(part) > 8 || (i == 0 && len(part) > 3) {
+			return ""
+		}
+		for _, r := range part {
+			if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r)) {
+				return ""
+			}
+		}
+	}
+	return s
+}
+
+// contentType returns the source's media type without parameters; when
+// the service does not say, a URL ending in .pdf means a PDF and anything
+// else an HTML page.
+func contentType(s, pageURL string) string {
+	if mt, _, err := mime.ParseMediaType(s); err == nil && mt != "" {
+		return strings.ToLower(mt)
+	}
+	if u, err := url.Parse(pageURL); err == nil && strings.EqualFold(path.Ext(u.Path), ".pdf") {
+		return "application/pdf"
+	}
+	return "text/html"
+}
