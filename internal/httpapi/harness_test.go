@@ -142,7 +142,7 @@ func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryServic
 		return nil
 	}
 	noMail := mailFunc(func(context.Context, echogen.Mail) error { return nil })
-	opts := jobs.Options{PollInterval: 50 * time.Millisecond, RetryDelay: func(int) time.Duration { return 50 * time.Millisecond }}
+	opts := jobs.Options{PollInterval: 100 * time.Millisecond, RetryDelay: func(int) time.Duration { return 50 * time.Millisecond }}
 	var q *jobs.Queue
 	var err error
 	if lite != nil {

@@ -2,12 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/danielgtaylor/huma/v2/sse"
 
 	"github.com/echogen/server/internal/echogen"
 )
@@ -60,10 +62,6 @@ type progressEvent struct {
 	JobID    string           `json:"job_id"`
 	Status   string           `json:"status"`
 	Progress echogen.Progress `json:"progress"`
-}
-
-type statusEvent struct {
-	jobResponse
 }
 
 // sseRecheck is how often a stream rereads its job when nothing in this
@@ -132,18 +130,34 @@ func (s *Server) registerJobs(api huma.API) {
 		return &jobOutput{Body: toJobResponse(j)}, nil
 	})
 
-	sse.Register(api, huma.Operation{
+	huma.Register(api, huma.Operation{
 		OperationID: "job_events", Method: http.MethodGet, Path: s.path("/jobs/{job_id}/events"), Tags: tags,
 		Summary: "Follow a job as server-sent events", Security: bearerAuth,
 		Description: "`status` events carry the whole job, `progress` events its progress; each event's id is the job's version. " +
 			"The stream ends after the job finishes. Reconnect with Last-Event-ID to skip what you saw.",
-	}, map[string]any{"status": statusEvent{}, "progress": progressEvent{}},
-		func(ctx context.Context, in *struct {
-			JobID       string `path:"job_id"`
-			LastEventID string `header:"Last-Event-ID"`
-		}, send sse.Sender) {
-			s.streamJob(ctx, in.JobID, in.LastEventID, send)
-		})
+		Responses: map[string]*huma.Response{"200": {
+			Description: "An event stream.",
+			Content:     map[string]*huma.MediaType{"text/event-stream": {Schema: &huma.Schema{Type: "string"}}},
+		}},
+	}, func(ctx context.Context, in *struct {
+		JobID       string `path:"job_id"`
+		LastEventID string `header:"Last-Event-ID"`
+	}) (*huma.StreamResponse, error) {
+		// Look the job up before answering, so a stranger's or a missing
+		// job is a plain 404, not an empty stream.
+		j, changed, stop, err := s.jobs.Watch(ctx, principalFrom(ctx), in.JobID)
+		if err != nil {
+			return nil, err
+		}
+		return &huma.StreamResponse{Body: func(hctx huma.Context) {
+			defer stop()
+			hctx.SetHeader("Content-Type", "text/event-stream")
+			hctx.SetHeader("Cache-Control", "no-store")
+			hctx.SetHeader("X-Accel-Buffering", "no") // tell nginx not to hold events back
+			hctx.SetStatus(http.StatusOK)
+			s.streamJob(hctx.Context(), j, changed, in.LastEventID, newEventWriter(hctx.BodyWriter()))
+		}}, nil
+	})
 
 	huma.Register(api, huma.Operation{
 		OperationID: "ingest_content", Method: http.MethodPost, Path: s.path("/content/ingest"), Tags: []string{"content", "jobs"},
@@ -162,14 +176,8 @@ func (s *Server) registerJobs(api huma.API) {
 // streamJob sends the job's state whenever it changes, until it finishes
 // or the client goes away. Events already seen (by Last-Event-ID, the
 // job's version) are not sent again.
-func (s *Server) streamJob(ctx context.Context, id, lastEventID string, send sse.Sender) {
+func (s *Server) streamJob(ctx context.Context, j *echogen.Job, changed <-chan struct{}, lastEventID string, w *eventWriter) {
 	p := principalFrom(ctx)
-	j, changed, stop, err := s.jobs.Watch(ctx, p, id)
-	if err != nil {
-		_ = send.Data(statusEvent{jobResponse{ID: id, Status: "not_found"}})
-		return
-	}
-	defer stop()
 	seen, _ := strconv.ParseInt(lastEventID, 10, 64)
 	lastStatus := echogen.JobStatus("")
 	if seen > 0 && seen >= j.Version {
@@ -180,12 +188,12 @@ func (s *Server) streamJob(ctx context.Context, id, lastEventID string, send sse
 	for {
 		if j.Version > seen {
 			if j.Status != lastStatus {
-				if send(sse.Message{ID: int(j.Version), Data: statusEvent{toJobResponse(j)}}) != nil {
+				if w.send(j.Version, "status", toJobResponse(j)) != nil {
 					return
 				}
 				lastStatus = j.Status
 			}
-			if send(sse.Message{ID: int(j.Version), Data: progressEvent{JobID: j.ID, Status: string(j.Status), Progress: j.Progress}}) != nil {
+			if w.send(j.Version, "progress", progressEvent{JobID: j.ID, Status: string(j.Status), Progress: j.Progress}) != nil {
 				return
 			}
 			seen = j.Version
@@ -199,10 +207,42 @@ func (s *Server) streamJob(ctx context.Context, id, lastEventID string, send sse
 		case <-changed:
 		case <-recheck.C:
 		}
-		next, err := s.jobs.Job(ctx, p, id)
+		next, err := s.jobs.Job(ctx, p, j.ID)
 		if err != nil {
 			return
 		}
 		j = next
 	}
+}
+
+// eventWriter writes server-sent events and flushes each one.
+type eventWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func newEventWriter(w io.Writer) *eventWriter {
+	ew := &eventWriter{w: w}
+	if rw, ok := w.(http.ResponseWriter); ok {
+		ew.rc = http.NewResponseController(rw)
+		_ = ew.rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
+	}
+	return ew
+}
+
+func (e *eventWriter) send(id int64, event string, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(e.w, "id: %d\nevent: %s\ndata: %s\n\n", id, event, b); err != nil {
+		return err
+	}
+	if e.rc != nil {
+		return e.rc.Flush()
+	}
+	if f, ok := e.w.(http.Flusher); ok {
+		f.Flush()
+	}
+	return nil
 }
