@@ -172,9 +172,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	jobService.Register(echogen.NewIngestHandler(library,
 		ingest.New(ingest.Options{MaxBytes: int64(cfg.IngestMaxMB) << 20, Timeout: cfg.IngestTimeout, AllowPrivate: cfg.IngestAllowPrivate}),
 		map[string]echogen.Scraper{
-			echogen.IngestFirecrawl:    firecrawl.New(httpClient, firecrawl.Options{}),
-			echogen.IngestHyperbrowser: hyperbrowser.New(httpClient, hyperbrowser.Options{Timeout: 150 * time.Second}), // under the job's 3-minute attempt,
-		}))
+			echogen.IngestFirecrawl: firecrawl.New(httpClient, firecrawl.Options{}),
+			// Under the job's own time limit, so Hyperbrowser's message wins.
+			echogen.IngestHyperbrowser: hyperbrowser.New(httpClient, hyperbrowser.Options{Timeout: cfg.IngestJobTimeout * 5 / 6}),
+		}, cfg.IngestJobTimeout))
 	queue.RegisterJobs(jobService)
 
 	handler := httpapi.NewServer(httpapi.Deps{

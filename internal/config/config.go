@@ -70,6 +70,7 @@ type Config struct {
 	MaxRunningJobsPerUser int           // MAX_RUNNING_JOBS_PER_USER
 	IngestMaxMB           int           // INGEST_MAX_MB
 	IngestTimeout         time.Duration // INGEST_TIMEOUT
+	IngestJobTimeout      time.Duration // INGEST_JOB_TIMEOUT
 	AllowServerKeys       bool          // ALLOW_SERVER_PROVIDER_KEYS
 	IngestAllowPrivate    bool          // INGEST_ALLOW_PRIVATE_ADDRESSES: tests only
 
@@ -177,6 +178,7 @@ func Load(getenv func(string) string, dotenv map[string]string) (*Config, error)
 		MaxRunningJobsPerUser: r.integer("MAX_RUNNING_JOBS_PER_USER", 2, 1, 1000),
 		IngestMaxMB:           r.integer("INGEST_MAX_MB", 10, 1, 1000),
 		IngestTimeout:         r.duration("INGEST_TIMEOUT", 20*time.Second, time.Second, 10*time.Minute),
+		IngestJobTimeout:      r.duration("INGEST_JOB_TIMEOUT", 3*time.Minute, time.Second, time.Hour),
 		AllowServerKeys:       r.boolean("ALLOW_SERVER_PROVIDER_KEYS", false),
 		IngestAllowPrivate:    r.boolean("INGEST_ALLOW_PRIVATE_ADDRESSES", false),
 

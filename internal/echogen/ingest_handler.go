@@ -29,12 +29,20 @@ type IngestHandler struct {
 	library  *LibraryService
 	fetcher  Fetcher
 	scrapers map[string]Scraper
+	timeout  time.Duration
 }
 
+// DefaultIngestTimeout bounds one attempt of a content_ingest job.
+const DefaultIngestTimeout = 3 * time.Minute
+
 // NewIngestHandler returns the content_ingest handler. scrapers maps
-// "firecrawl" and "hyperbrowser" to their clients.
-func NewIngestHandler(library *LibraryService, fetcher Fetcher, scrapers map[string]Scraper) *IngestHandler {
-	return &IngestHandler{library: library, fetcher: fetcher, scrapers: scrapers}
+// "firecrawl" and "hyperbrowser" to their clients; a zero timeout means
+// DefaultIngestTimeout.
+func NewIngestHandler(library *LibraryService, fetcher Fetcher, scrapers map[string]Scraper, timeout time.Duration) *IngestHandler {
+	if timeout <= 0 {
+		timeout = DefaultIngestTimeout
+	}
+	return &IngestHandler{library: library, fetcher: fetcher, scrapers: scrapers, timeout: timeout}
 }
 
 // Type implements JobHandler.

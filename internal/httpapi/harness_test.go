@@ -154,7 +154,7 @@ func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryServic
 		t.Fatal(err)
 	}
 	svc := echogen.NewJobService(store, q, q.Events(), clock, log, 2)
-	svc.Register(echogen.NewIngestHandler(library, ingest.New(ingest.Options{AllowPrivate: true}), nil))
+	svc.Register(echogen.NewIngestHandler(library, ingest.New(ingest.Options{AllowPrivate: true}), nil, 0))
 	q.RegisterJobs(svc)
 	if err := q.Start(context.Background()); err != nil {
 		t.Fatal(err)

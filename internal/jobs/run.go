@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -66,13 +67,14 @@ func (q *Queue) CancelQueued(ctx context.Context, j *echogen.Job) error {
 
 // RegisterJobs makes this process work user jobs. Call it before Start.
 func (q *Queue) RegisterJobs(svc *echogen.JobService) {
-	river.AddWorker(q.workers, &jobWorker{jobs: svc, events: q.events})
+	river.AddWorker(q.workers, &jobWorker{jobs: svc, events: q.events, log: q.log})
 }
 
 type jobWorker struct {
 	river.WorkerDefaults[RunJobArgs]
 	jobs   *echogen.JobService
 	events echogen.JobEvents
+	log    *slog.Logger
 }
 
 // Timeout is the job type's own limit.
@@ -112,6 +114,7 @@ func (w *jobWorker) Work(ctx context.Context, job *river.Job[RunJobArgs]) error 
 	err := w.jobs.Execute(ctx, job.Args.JobID)
 	cancel()
 	wg.Wait()
+	w.log.DebugContext(ctx, "job attempt ended", "job_id", job.Args.JobID, "queue_attempt", job.Attempt, "outcome", fmt.Sprint(err))
 	var later *echogen.RetryLater
 	switch {
 	case err == nil:
