@@ -7,6 +7,7 @@
 //	go run ./cmd/echogen-bench startup   # process start to /ready, idle RSS (builds the binary)
 //	go run ./cmd/echogen-bench library   # GET /podcasts?limit=20 vs GET /auth/me
 //	go run ./cmd/echogen-bench upload    # memory while uploading 100 MiB and reading it back in ranges
+//	go run ./cmd/echogen-bench jobs      # enqueue-to-start latency and no-op jobs per second
 package main
 
 import (
@@ -37,9 +38,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	databaseURL := fs.String("database-url", "", "PostgreSQL URL; empty runs on SQLite in a temporary folder")
 	signins := fs.Int("signins", 50, "concurrent sign-ins for the memory measurement")
 	hashConcurrency := fs.Int("hash-concurrency", 0, "PASSWORD_HASH_CONCURRENCY for the signin benchmark (0: the server's default)")
+	jobCount := fs.Int("jobs", 1000, "no-op jobs for the jobs benchmark")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if len(args) == 0 {
-		return fmt.Errorf("usage: echogen-bench me|signin|startup|library|upload [flags]")
+		return fmt.Errorf("usage: echogen-bench me|signin|startup|library|upload|jobs [flags]")
 	}
 	cmd := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return benchLibrary(ctx, out, *databaseURL, *conns, *duration)
 	case "upload":
 		return benchUpload(ctx, out, *databaseURL)
+	case "jobs":
+		return benchJobs(ctx, out, *databaseURL, *jobCount)
 	}
 	return fmt.Errorf("unknown benchmark %q", cmd)
 }
