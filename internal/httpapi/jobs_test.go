@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -207,5 +208,35 @@ func TestIngestURLAndCancel(t *testing.T) {
 	}
 	if got := e.waitJob(t, ada.access, id); got["status"] != "cancelled" {
 		t.Errorf("after cancel: %v", got)
+	}
+}
+
+// TestIngestRetriesATransientFailure: a site that answers 503 twice and
+// then the page makes a job that succeeds on its third attempt.
+func TestIngestRetriesATransientFailure(t *testing.T) {
+	e := newTestEnv(t, storeSQLite)
+	ada := e.signUp("ada@example.com")
+	var hits int
+	var mu sync.Mutex
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		n := hits
+		mu.Unlock()
+		if n <= 2 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("Field notes\n\nThe heron waited in the shallows for a long time before it struck at a passing fish."))
+	}))
+	defer site.Close()
+	r := e.do("POST", "/api/v1/content/ingest", ada.access, `{"url":"`+site.URL+`/notes.txt"}`)
+	if r.status != http.StatusAccepted {
+		t.Fatalf("ingest: %d %s", r.status, r.raw)
+	}
+	job := e.waitJob(t, ada.access, r.object(t)["id"].(string))
+	if job["status"] != "succeeded" || job["attempt"] != json.Number("3") {
+		t.Fatalf("job: status %v attempt %v error %v", job["status"], job["attempt"], job["error"])
 	}
 }
