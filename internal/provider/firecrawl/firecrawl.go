@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/provider/scrapehttp"
 )
 
 const (
@@ -40,6 +41,27 @@ const (
 	scrapePath = "/v2/scrape"
 	name       = "Firecrawl"
 	userAgent  = "EchoGen-Scraper/1"
+)
+
+// Error codes of the errors Scrape returns; they are scrapehttp's, named
+// here too for callers of this package.
+const (
+	CodeMissingKey      = scrapehttp.CodeMissingKey      // no key given
+	CodeInvalidKey      = scrapehttp.CodeInvalidKey      // the key cannot be sent in a header
+	CodeInvalidURL      = scrapehttp.CodeInvalidURL      // not an http(s) URL
+	CodeKeyRejected     = scrapehttp.CodeKeyRejected     // 401
+	CodeQuotaExceeded   = scrapehttp.CodeQuotaExceeded   // 402
+	CodeRateLimited     = scrapehttp.CodeRateLimited     // 429
+	CodeTimeout         = scrapehttp.CodeTimeout         // 408, 504, or no answer in time
+	CodeUnavailable     = scrapehttp.CodeUnavailable     // 5xx or a network error
+	CodeBadResponse     = scrapehttp.CodeBadResponse     // an answer we cannot read
+	CodeRejected        = scrapehttp.CodeRejected        // another 4xx
+	CodeScrapeFailed    = scrapehttp.CodeScrapeFailed    // success=false
+	CodeSourceHTTPError = scrapehttp.CodeSourceHTTPError // the page itself answered 4xx/5xx
+	CodeNoContent       = scrapehttp.CodeNoContent       // no Markdown
+	CodeTooLarge        = scrapehttp.CodeTooLarge        // the answer is over the cap
+	CodeCanceled        = scrapehttp.CodeCanceled        // the caller's context ended
+	CodeMisconfigured   = scrapehttp.CodeMisconfigured
 )
 
 // Options configures a Scraper.
@@ -100,8 +122,8 @@ type scrapeResponse struct {
 	Success *bool           `json:"success"`
 	Error   json.RawMessage `json:"error"`
 	Data    *struct {
-		Markdown string   `json:"markdown"`
-		Metadata metadata `json:"metadata"`
+		Markdown string              `json:"markdown"`
+		Metadata scrapehttp.Metadata `json:"metadata"`
 	} `json:"data"`
 }
 
@@ -119,16 +141,16 @@ type scrapeResponse struct {
 func (s *Scraper) Scrape(ctx context.Context, apiKey, pageURL string) (*echogen.Document, error) {
 	doc, err := s.scrape(ctx, apiKey, pageURL)
 	if err != nil {
-		return nil, redactError(err, apiKey)
+		return nil, scrapehttp.RedactError(err, apiKey)
 	}
 	return doc, nil
 }
 
 func (s *Scraper) scrape(ctx context.Context, apiKey, pageURL string) (*echogen.Document, error) {
-	if err := checkInput(apiKey, pageURL); err != nil {
+	if err := scrapehttp.CheckInput(name, apiKey, pageURL); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, scrapehttp.ErrTimeout)
 	defer cancel()
 
 	body, err := json.Marshal(scrapeRequest{URL: pageURL, Formats: []string{"markdown"}, OnlyMainContent: true})
@@ -149,36 +171,36 @@ func (s *Scraper) scrape(ctx context.Context, apiKey, pageURL string) (*echogen.
 		return nil, s.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	raw, err := readCapped(resp.Body, s.maxBody)
+	raw, err := scrapehttp.ReadCapped(resp.Body, s.maxBody)
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
+		if errors.Is(err, scrapehttp.ErrTooLarge) {
 			return nil, &echogen.Error{Kind: echogen.KindTooLarge, Code: CodeTooLarge,
-				Message: "Firecrawl's answer is larger than " + sizeText(s.maxBody)}
+				Message: "Firecrawl's answer is larger than " + scrapehttp.SizeText(s.maxBody)}
 		}
 		return nil, s.transportError(ctx, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, statusError(resp, raw, apiKey)
+		return nil, scrapehttp.StatusError(name, resp, raw, apiKey)
 	}
 
 	var r scrapeResponse
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, badResponse(fmt.Errorf("decoding the scrape answer: %w", err))
+		return nil, scrapehttp.BadResponse(name, fmt.Errorf("decoding the scrape answer: %w", err))
 	}
 	if r.Success != nil && !*r.Success {
 		msg := "Firecrawl could not scrape the page"
-		if said := clean(scrub(jsonText(r.Error), apiKey)); said != "" {
+		if said := scrapehttp.Clean(scrapehttp.Scrub(scrapehttp.JSONText(r.Error), apiKey)); said != "" {
 			msg += ": " + said
 		}
 		return nil, &echogen.Error{Kind: echogen.KindBadRequest, Code: CodeScrapeFailed, Message: msg}
 	}
 	if r.Data == nil {
-		return nil, badResponse(errors.New("the scrape answer has no data"))
+		return nil, scrapehttp.BadResponse(name, errors.New("the scrape answer has no data"))
 	}
 	md := r.Data.Metadata
-	if code := md.number("statusCode"); code >= 400 {
+	if code := md.Number("statusCode"); code >= 400 {
 		msg := fmt.Sprintf("the page answered HTTP %d", code)
-		if said := clean(scrub(md.text("error"), apiKey)); said != "" {
+		if said := scrapehttp.Clean(scrapehttp.Scrub(md.Text("error"), apiKey)); said != "" {
 			msg += ": " + said
 		}
 		return nil, &echogen.Error{Kind: echogen.KindBadRequest, Code: CodeSourceHTTPError, Message: msg}
@@ -186,10 +208,10 @@ func (s *Scraper) scrape(ctx context.Context, apiKey, pageURL string) (*echogen.
 	if strings.TrimSpace(r.Data.Markdown) == "" {
 		return nil, echogen.Errorf(echogen.KindInvalid, CodeNoContent, "Firecrawl returned no content")
 	}
-	return md.document(r.Data.Markdown, pageURL), nil
+	return md.Document(r.Data.Markdown, pageURL), nil
 }
 
 // transportError reports a request that got no complete answer.
 func (s *Scraper) transportError(ctx context.Context, err error) error {
-	return transportError(ctx, err, fmt.Sprintf("Firecrawl did not answer within %s", s.timeout))
+	return scrapehttp.TransportError(ctx, name, err, fmt.Sprintf("Firecrawl did not answer within %s", s.timeout))
 }

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/provider/scrapehttp"
 )
 
 const (
@@ -52,11 +53,32 @@ const (
 	maxPollFailures = 3
 )
 
-// Error codes that only Hyperbrowser's job model has; the others are in
-// wire.go.
+// Error codes that only Hyperbrowser's job model has; the others are
+// below.
 const (
 	CodeScrapeStopped = "scrape_stopped"  // the job was stopped before it finished
 	CodeJobLost       = "scrape_job_lost" // Hyperbrowser no longer knows the job
+)
+
+// Error codes of the errors Scrape returns; they are scrapehttp's, named
+// here too for callers of this package.
+const (
+	CodeMissingKey      = scrapehttp.CodeMissingKey      // no key given
+	CodeInvalidKey      = scrapehttp.CodeInvalidKey      // the key cannot be sent in a header
+	CodeInvalidURL      = scrapehttp.CodeInvalidURL      // not an http(s) URL
+	CodeKeyRejected     = scrapehttp.CodeKeyRejected     // 401
+	CodeQuotaExceeded   = scrapehttp.CodeQuotaExceeded   // 402
+	CodeRateLimited     = scrapehttp.CodeRateLimited     // 429
+	CodeTimeout         = scrapehttp.CodeTimeout         // 408, 504, or no answer in time
+	CodeUnavailable     = scrapehttp.CodeUnavailable     // 5xx or a network error
+	CodeBadResponse     = scrapehttp.CodeBadResponse     // an answer we cannot read
+	CodeRejected        = scrapehttp.CodeRejected        // another 4xx
+	CodeScrapeFailed    = scrapehttp.CodeScrapeFailed    // success=false
+	CodeSourceHTTPError = scrapehttp.CodeSourceHTTPError // the page itself answered 4xx/5xx
+	CodeNoContent       = scrapehttp.CodeNoContent       // no Markdown
+	CodeTooLarge        = scrapehttp.CodeTooLarge        // the answer is over the cap
+	CodeCanceled        = scrapehttp.CodeCanceled        // the caller's context ended
+	CodeMisconfigured   = scrapehttp.CodeMisconfigured
 )
 
 // Options configures a Scraper.
@@ -156,8 +178,8 @@ type jobResponse struct {
 	Status string          `json:"status"`
 	Error  json.RawMessage `json:"error"`
 	Data   *struct {
-		Markdown string   `json:"markdown"`
-		Metadata metadata `json:"metadata"`
+		Markdown string              `json:"markdown"`
+		Metadata scrapehttp.Metadata `json:"metadata"`
 	} `json:"data"`
 }
 
@@ -177,17 +199,17 @@ type jobResponse struct {
 func (s *Scraper) Scrape(ctx context.Context, apiKey, pageURL string) (*echogen.Document, error) {
 	doc, err := s.scrape(ctx, apiKey, pageURL)
 	if err != nil {
-		return nil, redactError(err, apiKey)
+		return nil, scrapehttp.RedactError(err, apiKey)
 	}
 	return doc, nil
 }
 
 func (s *Scraper) scrape(ctx context.Context, apiKey, pageURL string) (*echogen.Document, error) {
-	if err := checkInput(apiKey, pageURL); err != nil {
+	if err := scrapehttp.CheckInput(name, apiKey, pageURL); err != nil {
 		return nil, err
 	}
 	deadline := s.clock.Now().Add(s.timeout)
-	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, scrapehttp.ErrTimeout)
 	defer cancel()
 
 	jobID, err := s.start(ctx, apiKey, pageURL)
@@ -225,14 +247,14 @@ func (s *Scraper) scrape(ctx context.Context, apiKey, pageURL string) (*echogen.
 			return s.finish(job, apiKey, pageURL)
 		case "failed":
 			msg := "Hyperbrowser could not scrape the page"
-			if said := clean(scrub(jobError(job.Error), apiKey)); said != "" {
+			if said := scrapehttp.Clean(scrapehttp.Scrub(jobError(job.Error), apiKey)); said != "" {
 				msg += ": " + said
 			}
 			return nil, &echogen.Error{Kind: echogen.KindBadRequest, Code: CodeScrapeFailed, Message: msg}
 		case "stopped":
 			return nil, echogen.Errorf(echogen.KindUnavailable, CodeScrapeStopped, "Hyperbrowser stopped the scrape job before it finished")
 		case "":
-			return nil, badResponse(errors.New("the job answer has no status"))
+			return nil, scrapehttp.BadResponse(name, errors.New("the job answer has no status"))
 		default:
 			// A status this client does not know yet: the job is not over
 			// as far as we can tell, so keep looking until the deadline.
@@ -252,10 +274,10 @@ func (s *Scraper) start(ctx context.Context, apiKey, pageURL string) (string, er
 	}
 	var r startResponse
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return "", badResponse(fmt.Errorf("decoding the start answer: %w", err))
+		return "", scrapehttp.BadResponse(name, fmt.Errorf("decoding the start answer: %w", err))
 	}
 	if strings.TrimSpace(r.JobID) == "" {
-		return "", badResponse(errors.New("the start answer has no jobId"))
+		return "", scrapehttp.BadResponse(name, errors.New("the start answer has no jobId"))
 	}
 	return r.JobID, nil
 }
@@ -268,7 +290,7 @@ func (s *Scraper) poll(ctx context.Context, apiKey, jobID string) (*jobResponse,
 	}
 	var job jobResponse
 	if err := json.Unmarshal(raw, &job); err != nil {
-		return nil, badResponse(fmt.Errorf("decoding the job answer: %w", err))
+		return nil, scrapehttp.BadResponse(name, fmt.Errorf("decoding the job answer: %w", err))
 	}
 	return &job, nil
 }
@@ -295,20 +317,20 @@ func (s *Scraper) call(ctx context.Context, method, target string, body []byte, 
 		return nil, s.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	raw, err := readCapped(resp.Body, s.maxBody)
+	raw, err := scrapehttp.ReadCapped(resp.Body, s.maxBody)
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
+		if errors.Is(err, scrapehttp.ErrTooLarge) {
 			return nil, &echogen.Error{Kind: echogen.KindTooLarge, Code: CodeTooLarge,
-				Message: "Hyperbrowser's answer is larger than " + sizeText(s.maxBody)}
+				Message: "Hyperbrowser's answer is larger than " + scrapehttp.SizeText(s.maxBody)}
 		}
 		return nil, s.transportError(ctx, err)
 	}
 	if resp.StatusCode == http.StatusNotFound && method == http.MethodGet {
 		return nil, &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeJobLost,
-			Message: "Hyperbrowser no longer knows the scrape job", Err: statusError(resp, raw, apiKey)}
+			Message: "Hyperbrowser no longer knows the scrape job", Err: scrapehttp.StatusError(name, resp, raw, apiKey)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, statusError(resp, raw, apiKey)
+		return nil, scrapehttp.StatusError(name, resp, raw, apiKey)
 	}
 	return raw, nil
 }
@@ -319,26 +341,26 @@ func (s *Scraper) finish(job *jobResponse, apiKey, pageURL string) (*echogen.Doc
 		return nil, echogen.Errorf(echogen.KindInvalid, CodeNoContent, "Hyperbrowser returned no content")
 	}
 	md := job.Data.Metadata
-	if code := md.number("statusCode"); code >= 400 {
+	if code := md.Number("statusCode"); code >= 400 {
 		msg := fmt.Sprintf("the page answered HTTP %d", code)
-		if said := clean(scrub(md.text("error"), apiKey)); said != "" {
+		if said := scrapehttp.Clean(scrapehttp.Scrub(md.Text("error"), apiKey)); said != "" {
 			msg += ": " + said
 		}
 		return nil, &echogen.Error{Kind: echogen.KindBadRequest, Code: CodeSourceHTTPError, Message: msg}
 	}
-	return md.document(job.Data.Markdown, pageURL), nil
+	return md.Document(job.Data.Markdown, pageURL), nil
 }
 
 // jobError reads a job's error: a string, or an object with a message.
 func jobError(raw json.RawMessage) string {
-	if s := jsonText(raw); s != "" {
+	if s := scrapehttp.JSONText(raw); s != "" {
 		return s
 	}
 	var e struct {
 		Message json.RawMessage `json:"message"`
 	}
 	if len(raw) > 0 && raw[0] == '{' && json.Unmarshal(raw, &e) == nil {
-		return jsonText(e.Message)
+		return scrapehttp.JSONText(e.Message)
 	}
 	return ""
 }
@@ -363,7 +385,7 @@ func (s *Scraper) timedOut() string {
 // transportError reports a request or a wait that ctx ended, or a request
 // that got no complete answer.
 func (s *Scraper) transportError(ctx context.Context, err error) error {
-	return transportError(ctx, err, s.timedOut())
+	return scrapehttp.TransportError(ctx, name, err, s.timedOut())
 }
 
 // sleep is the default Wait: a timer that ctx can cut short.

@@ -1,8 +1,10 @@
-package hyperbrowser
-
-// This file holds what the Hyperbrowser and Firecrawl clients share in
-// kind but not in code (each package owns its copy): input checks, the
-// HTTP status mapping, message hygiene and metadata reading.
+// Package scrapehttp holds what the Firecrawl and Hyperbrowser clients
+// share: input checks, the HTTP status mapping, message hygiene and
+// metadata reading.
+//
+// Functions whose messages name the service take its display name
+// ("Firecrawl", "Hyperbrowser") as provider.
+package scrapehttp
 
 import (
 	"context"
@@ -23,7 +25,7 @@ import (
 	"github.com/echogen/server/internal/echogen"
 )
 
-// Error codes of the errors Scrape returns.
+// Error codes of the errors the scraping clients' Scrape returns.
 const (
 	CodeMissingKey      = "missing_api_key"         // no key given
 	CodeInvalidKey      = "invalid_api_key"         // the key cannot be sent in a header
@@ -51,19 +53,21 @@ const (
 )
 
 var (
-	// errTimeout is the cause of a Scrape call's own deadline.
-	errTimeout = fmt.Errorf("scrape timed out: %w", context.DeadlineExceeded)
-	// errTooLarge reports an answer over the cap.
-	errTooLarge = errors.New("answer over the size cap")
+	// ErrTimeout is the cause of a Scrape call's own deadline: a client
+	// passes it to context.WithTimeoutCause, and TransportError tells it
+	// from the caller's deadline.
+	ErrTimeout = fmt.Errorf("scrape timed out: %w", context.DeadlineExceeded)
+	// ErrTooLarge reports an answer over the cap.
+	ErrTooLarge = errors.New("answer over the size cap")
 )
 
-// checkInput validates the key and the URL before anything is sent.
-func checkInput(apiKey, pageURL string) error {
+// CheckInput validates the key and the URL before anything is sent.
+func CheckInput(provider, apiKey, pageURL string) error {
 	if strings.TrimSpace(apiKey) == "" {
-		return echogen.Errorf(echogen.KindBadRequest, CodeMissingKey, "no %s API key", name)
+		return echogen.Errorf(echogen.KindBadRequest, CodeMissingKey, "no %s API key", provider)
 	}
 	if !validHeaderValue(apiKey) {
-		return echogen.Errorf(echogen.KindBadRequest, CodeInvalidKey, "the %s API key contains characters that cannot be sent in a request header", name)
+		return echogen.Errorf(echogen.KindBadRequest, CodeInvalidKey, "the %s API key contains characters that cannot be sent in a request header", provider)
 	}
 	if echogen.CheckHTTPURL(pageURL) != nil {
 		return echogen.Errorf(echogen.KindInvalid, CodeInvalidURL, "url must be an http or https URL")
@@ -82,30 +86,30 @@ func validHeaderValue(s string) bool {
 	return true
 }
 
-// readCapped reads r to the end, failing with errTooLarge past limit bytes.
-func readCapped(r io.Reader, limit int64) ([]byte, error) {
+// ReadCapped reads r to the end, failing with ErrTooLarge past limit bytes.
+func ReadCapped(r io.Reader, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, errTooLarge
+		return nil, ErrTooLarge
 	}
 	return b, nil
 }
 
-// sizeText writes a byte count for people.
-func sizeText(n int64) string {
+// SizeText writes a byte count for people.
+func SizeText(n int64) string {
 	if n >= 1<<20 && n%(1<<20) == 0 {
 		return fmt.Sprintf("%d MB", n>>20)
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// statusError maps a non-2xx answer to an error.
-func statusError(resp *http.Response, body []byte, secret string) error {
+// StatusError maps a non-2xx answer to an error.
+func StatusError(provider string, resp *http.Response, body []byte, secret string) error {
 	code := resp.StatusCode
-	said := clean(scrub(errorText(resp.Header.Get("Content-Type"), body), secret))
+	said := Clean(Scrub(errorText(resp.Header.Get("Content-Type"), body), secret))
 	with := func(msg string) string {
 		if said != "" {
 			return msg + ": " + said
@@ -116,25 +120,25 @@ func statusError(resp *http.Response, body []byte, secret string) error {
 	switch {
 	case code == http.StatusUnauthorized:
 		return &echogen.Error{Kind: echogen.KindUnauthenticated, Code: CodeKeyRejected,
-			Message: "Invalid " + name + " API key", Err: providerSaid(code, said)}
+			Message: "Invalid " + provider + " API key", Err: providerSaid(code, said)}
 	case code == http.StatusPaymentRequired:
 		return &echogen.Error{Kind: echogen.KindPermissionDenied, Code: CodeQuotaExceeded,
-			Message: with(name + " quota exceeded or payment required")}
+			Message: with(provider + " quota exceeded or payment required")}
 	case code == http.StatusTooManyRequests:
 		return &echogen.Error{Kind: echogen.KindRateLimited, Code: CodeRateLimited,
-			Message: with("rate limited by " + name + ", try again later"), RetryAfter: after}
+			Message: with("rate limited by " + provider + ", try again later"), RetryAfter: after}
 	case code == http.StatusRequestTimeout || code == http.StatusGatewayTimeout:
 		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout,
-			Message: with(name + " timed out scraping the page, try again later"), RetryAfter: after}
+			Message: with(provider + " timed out scraping the page, try again later"), RetryAfter: after}
 	case code >= 500:
 		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeUnavailable,
-			Message: with(fmt.Sprintf("%s is unavailable (HTTP %d)", name, code)), RetryAfter: after}
+			Message: with(fmt.Sprintf("%s is unavailable (HTTP %d)", provider, code)), RetryAfter: after}
 	case code >= 400:
 		return &echogen.Error{Kind: echogen.KindBadRequest, Code: CodeRejected,
-			Message: with(fmt.Sprintf("%s refused the request (HTTP %d)", name, code))}
+			Message: with(fmt.Sprintf("%s refused the request (HTTP %d)", provider, code))}
 	}
 	return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeBadResponse,
-		Message: fmt.Sprintf("%s sent an unexpected answer (HTTP %d)", name, code)}
+		Message: fmt.Sprintf("%s sent an unexpected answer (HTTP %d)", provider, code)}
 }
 
 // providerSaid keeps the provider's words for the logs.
@@ -145,21 +149,22 @@ func providerSaid(code int, said string) error {
 	return fmt.Errorf("HTTP %d: %s", code, said)
 }
 
-// badResponse reports a 2xx answer we cannot read.
-func badResponse(err error) error {
+// BadResponse reports a 2xx answer we cannot read.
+func BadResponse(provider string, err error) error {
 	return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeBadResponse,
-		Message: name + " sent an answer that is not the JSON we expect", Err: err}
+		Message: provider + " sent an answer that is not the JSON we expect", Err: err}
 }
 
-// transportError reports a request that got no complete answer; timedOut
-// is the message for the call's own deadline.
-func transportError(ctx context.Context, err error, timedOut string) error {
+// TransportError reports a request that got no complete answer; timedOut
+// is the message for the call's own deadline (a ctx whose cause is
+// ErrTimeout).
+func TransportError(ctx context.Context, provider string, err error, timedOut string) error {
 	switch {
-	case context.Cause(ctx) == errTimeout:
+	case context.Cause(ctx) == ErrTimeout:
 		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout, Message: timedOut, Err: err}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout,
-			Message: name + " did not answer in time", Err: context.Cause(ctx)}
+			Message: provider + " did not answer in time", Err: context.Cause(ctx)}
 	case ctx.Err() != nil:
 		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeCanceled,
 			Message: "the scrape was canceled", Err: context.Cause(ctx)}
@@ -170,7 +175,7 @@ func transportError(ctx context.Context, err error, timedOut string) error {
 		cause = ue.Err // the URL is not the caller's business
 	}
 	return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeUnavailable,
-		Message: clean("could not reach " + name + ": " + cause.Error()), Err: err}
+		Message: Clean("could not reach " + provider + ": " + cause.Error()), Err: err}
 }
 
 // errorText reads the error shapes of the scraping services:
@@ -198,7 +203,7 @@ func errorText(contentType string, body []byte) string {
 	if json.Unmarshal(body, &top) != nil {
 		return ""
 	}
-	if s := jsonText(top.Error); s != "" {
+	if s := JSONText(top.Error); s != "" {
 		return s
 	}
 	if len(top.Error) > 0 && top.Error[0] == '{' {
@@ -206,16 +211,16 @@ func errorText(contentType string, body []byte) string {
 			Message json.RawMessage `json:"message"`
 		}
 		if json.Unmarshal(top.Error, &e) == nil {
-			if s := jsonText(e.Message); s != "" {
+			if s := JSONText(e.Message); s != "" {
 				return s
 			}
 		}
 	}
-	return jsonText(top.Message)
+	return JSONText(top.Message)
 }
 
-// jsonText returns raw as a string when it is a JSON string.
-func jsonText(raw json.RawMessage) string {
+// JSONText returns raw as a string when it is a JSON string.
+func JSONText(raw json.RawMessage) string {
 	var s string
 	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
 		return ""
@@ -223,9 +228,9 @@ func jsonText(raw json.RawMessage) string {
 	return s
 }
 
-// clean makes a provider's text fit for a message: valid UTF-8, no control
+// Clean makes a provider's text fit for a message: valid UTF-8, no control
 // characters, single spaces, at most maxMessage runes.
-func clean(s string) string {
+func Clean(s string) string {
 	s = strings.ToValidUTF8(s, "")
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || unicode.IsSpace(r) {
@@ -241,26 +246,26 @@ func clean(s string) string {
 	return s
 }
 
-// scrub replaces the secret in s.
-func scrub(s, secret string) string {
+// Scrub replaces the secret in s.
+func Scrub(s, secret string) string {
 	if len(secret) < minRedactLen {
 		return s
 	}
 	return strings.ReplaceAll(s, secret, redacted)
 }
 
-// redactError is the last guard on a finished error: neither its message
+// RedactError is the last guard on a finished error: neither its message
 // nor its cause may carry the secret.
-func redactError(err error, secret string) error {
+func RedactError(err error, secret string) error {
 	var e *echogen.Error
 	if len(secret) < minRedactLen || !errors.As(err, &e) {
 		return err
 	}
 	if strings.Contains(e.Message, secret) {
-		e.Message = clean(scrub(e.Message, secret))
+		e.Message = Clean(Scrub(e.Message, secret))
 	}
 	if e.Err != nil && strings.Contains(e.Err.Error(), secret) {
-		e.Err = errors.New(scrub(e.Err.Error(), secret))
+		e.Err = errors.New(Scrub(e.Err.Error(), secret))
 	}
 	return err
 }
@@ -287,14 +292,14 @@ func retryAfter(h string, now time.Time) time.Duration {
 	return min(max(d, 0), maxRetryAfter)
 }
 
-// metadata is a scraped page's metadata: the service's own fields
+// Metadata is a scraped page's metadata: the service's own fields
 // (title, sourceURL, ogSiteName, …) next to the page's own meta tags, each
 // a string, a list of strings (a tag that appears twice) or a number.
-type metadata map[string]json.RawMessage
+type Metadata map[string]json.RawMessage
 
-// text returns the first non-blank string among keys; for a list, its
+// Text returns the first non-blank string among keys; for a list, its
 // first non-blank item.
-func (m metadata) text(keys ...string) string {
+func (m Metadata) Text(keys ...string) string {
 	for _, k := range keys {
 		raw, ok := m[k]
 		if !ok || len(raw) == 0 {
@@ -302,14 +307,14 @@ func (m metadata) text(keys ...string) string {
 		}
 		switch raw[0] {
 		case '"':
-			if s := strings.TrimSpace(jsonText(raw)); s != "" {
+			if s := strings.TrimSpace(JSONText(raw)); s != "" {
 				return s
 			}
 		case '[':
 			var list []json.RawMessage
 			if json.Unmarshal(raw, &list) == nil {
 				for _, item := range list {
-					if s := strings.TrimSpace(jsonText(item)); s != "" {
+					if s := strings.TrimSpace(JSONText(item)); s != "" {
 						return s
 					}
 				}
@@ -319,21 +324,21 @@ func (m metadata) text(keys ...string) string {
 	return ""
 }
 
-// number returns key as an integer, 0 when absent or not a number.
-func (m metadata) number(key string) int {
+// Number returns key as an integer, 0 when absent or not a number.
+func (m Metadata) Number(key string) int {
 	var n float64
 	if raw, ok := m[key]; ok && json.Unmarshal(raw, &n) == nil && n > 0 && n < 1e6 {
 		return int(n)
 	}
-	if n, err := strconv.Atoi(m.text(key)); err == nil {
+	if n, err := strconv.Atoi(m.Text(key)); err == nil {
 		return n
 	}
 	return 0
 }
 
-// document builds the Document of a scraped page.
-func (m metadata) document(markdown, requested string) *echogen.Document {
-	title := oneLine(m.text("title", "ogTitle", "og:title"))
+// Document builds the Document of a scraped page.
+func (m Metadata) Document(markdown, requested string) *echogen.Document {
+	title := oneLine(m.Text("title", "ogTitle", "og:title"))
 	if title == "" {
 		title = "Untitled"
 	}
@@ -341,7 +346,7 @@ func (m metadata) document(markdown, requested string) *echogen.Document {
 	// what was asked for.
 	final := requested
 	for _, k := range []string{"url", "sourceURL", "sourceUrl"} {
-		if u := m.text(k); echogen.CheckHTTPURL(u) == nil {
+		if u := m.Text(k); echogen.CheckHTTPURL(u) == nil {
 			final = u
 			break
 		}
@@ -350,12 +355,12 @@ func (m metadata) document(markdown, requested string) *echogen.Document {
 		Title:       title,
 		Markdown:    markdown,
 		URL:         final,
-		SiteName:    oneLine(m.text("ogSiteName", "og:site_name", "siteName")),
-		Author:      oneLine(m.text("author", "article:author", "dcCreator")),
-		Published:   parseDate(m.text("publishedTime", "article:published_time", "datePublished", "dcTermsCreated", "dcDateCreated", "dcDate")),
-		Language:    language(m.text("language", "lang", "ogLocale", "og:locale")),
-		ContentType: contentType(m.text("contentType", "content-type"), final),
-		Excerpt:     oneLine(m.text("description", "ogDescription", "og:description")),
+		SiteName:    oneLine(m.Text("ogSiteName", "og:site_name", "siteName")),
+		Author:      oneLine(m.Text("author", "article:author", "dcCreator")),
+		Published:   parseDate(m.Text("publishedTime", "article:published_time", "datePublished", "dcTermsCreated", "dcDateCreated", "dcDate")),
+		Language:    language(m.Text("language", "lang", "ogLocale", "og:locale")),
+		ContentType: contentType(m.Text("contentType", "content-type"), final),
+		Excerpt:     oneLine(m.Text("description", "ogDescription", "og:description")),
 	}
 }
 
