@@ -50,7 +50,7 @@ func (h *IngestHandler) Type() string { return ContentIngestType }
 
 // Limits implements JobHandler.
 func (h *IngestHandler) Limits() JobLimits {
-	return JobLimits{MaxAttempts: 4, Timeout: 3 * time.Minute}
+	return JobLimits{MaxAttempts: 4, Timeout: h.timeout}
 }
 
 // ingestRequest is a content_ingest payload.

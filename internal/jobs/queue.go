@@ -72,6 +72,7 @@ type Queue struct {
 	workers  *river.Workers
 	sealer   Sealer
 	log      *slog.Logger
+	startup  *sqliteStartup // SQLite only; see recover.go
 }
 
 // NewSQLite returns a queue on a SQLite database. db must be the single
@@ -83,6 +84,7 @@ func NewSQLite(db *sql.DB, store jobStore, mailer echogen.Mailer, sealer Sealer,
 		return nil, err
 	}
 	q.inserter, q.store = client, store
+	q.startup = &sqliteStartup{db: db, log: log}
 	return q, nil
 }
 
@@ -142,9 +144,16 @@ func (q *Queue) SchedulePurge(accounts Purger, interval time.Duration) {
 	))
 }
 
-// Start starts working jobs.
+// Start starts working jobs. On SQLite it first queues again the jobs that
+// a process which has since died was running (see recover.go).
 func (q *Queue) Start(ctx context.Context) error {
+	if q.startup != nil {
+		if err := q.startup.acquire(ctx); err != nil {
+			return fmt.Errorf("start job queue: %w", err)
+		}
+	}
 	if err := q.client.Start(ctx); err != nil {
+		q.release()
 		return fmt.Errorf("start job queue: %w", err)
 	}
 	return nil
@@ -155,6 +164,7 @@ func (q *Queue) Start(ctx context.Context) error {
 func (q *Queue) Stop(ctx context.Context) error {
 	err := q.client.Stop(ctx)
 	if err == nil {
+		q.release()
 		return nil
 	}
 	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
@@ -164,9 +174,18 @@ func (q *Queue) Stop(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := q.client.StopAndCancel(cctx); err != nil {
-		return fmt.Errorf("stop job queue: %w", err)
+		return fmt.Errorf("stop job queue: %w", err) // still working: keep the lock
 	}
+	q.release()
 	return nil
+}
+
+// release lets another process recover this database's jobs once none
+// runs here any more.
+func (q *Queue) release() {
+	if q.startup != nil {
+		q.startup.release()
+	}
 }
 
 // Subscribe returns job events of the given kinds (for tests and progress
