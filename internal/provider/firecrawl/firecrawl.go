@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/echogen/server/internal/echogen"
-	"github.com/echogen/server/internal/provider/scrapehttp"
+	"github.com/echogen/server/internal/provider/providerhttp"
 )
 
 const (
@@ -43,25 +43,25 @@ const (
 	userAgent  = "EchoGen-Scraper/1"
 )
 
-// Error codes of the errors Scrape returns; they are scrapehttp's, named
+// Error codes of the errors Scrape returns; they are providerhttp's, named
 // here too for callers of this package.
 const (
-	CodeMissingKey      = scrapehttp.CodeMissingKey      // no key given
-	CodeInvalidKey      = scrapehttp.CodeInvalidKey      // the key cannot be sent in a header
-	CodeInvalidURL      = scrapehttp.CodeInvalidURL      // not an http(s) URL
-	CodeKeyRejected     = scrapehttp.CodeKeyRejected     // 401
-	CodeQuotaExceeded   = scrapehttp.CodeQuotaExceeded   // 402
-	CodeRateLimited     = scrapehttp.CodeRateLimited     // 429
-	CodeTimeout         = scrapehttp.CodeTimeout         // 408, 504, or no answer in time
-	CodeUnavailable     = scrapehttp.CodeUnavailable     // 5xx or a network error
-	CodeBadResponse     = scrapehttp.CodeBadResponse     // an answer we cannot read
-	CodeRejected        = scrapehttp.CodeRejected        // another 4xx
-	CodeScrapeFailed    = scrapehttp.CodeScrapeFailed    // success=false
-	CodeSourceHTTPError = scrapehttp.CodeSourceHTTPError // the page itself answered 4xx/5xx
-	CodeNoContent       = scrapehttp.CodeNoContent       // no Markdown
-	CodeTooLarge        = scrapehttp.CodeTooLarge        // the answer is over the cap
-	CodeCanceled        = scrapehttp.CodeCanceled        // the caller's context ended
-	CodeMisconfigured   = scrapehttp.CodeMisconfigured
+	CodeMissingKey      = providerhttp.CodeMissingKey      // no key given
+	CodeInvalidKey      = providerhttp.CodeInvalidKey      // the key cannot be sent in a header
+	CodeInvalidURL      = providerhttp.CodeInvalidURL      // not an http(s) URL
+	CodeKeyRejected     = providerhttp.CodeKeyRejected     // 401
+	CodeQuotaExceeded   = providerhttp.CodeQuotaExceeded   // 402
+	CodeRateLimited     = providerhttp.CodeRateLimited     // 429
+	CodeTimeout         = providerhttp.CodeTimeout         // 408, 504, or no answer in time
+	CodeUnavailable     = providerhttp.CodeUnavailable     // 5xx or a network error
+	CodeBadResponse     = providerhttp.CodeBadResponse     // an answer we cannot read
+	CodeRejected        = providerhttp.CodeRejected        // another 4xx
+	CodeScrapeFailed    = providerhttp.CodeScrapeFailed    // success=false
+	CodeSourceHTTPError = providerhttp.CodeSourceHTTPError // the page itself answered 4xx/5xx
+	CodeNoContent       = providerhttp.CodeNoContent       // no Markdown
+	CodeTooLarge        = providerhttp.CodeTooLarge        // the answer is over the cap
+	CodeCanceled        = providerhttp.CodeCanceled        // the caller's context ended
+	CodeMisconfigured   = providerhttp.CodeMisconfigured
 )
 
 // Options configures a Scraper.
@@ -122,8 +122,8 @@ type scrapeResponse struct {
 	Success *bool           `json:"success"`
 	Error   json.RawMessage `json:"error"`
 	Data    *struct {
-		Markdown string              `json:"markdown"`
-		Metadata scrapehttp.Metadata `json:"metadata"`
+		Markdown string                `json:"markdown"`
+		Metadata providerhttp.Metadata `json:"metadata"`
 	} `json:"data"`
 }
 
@@ -141,16 +141,16 @@ type scrapeResponse struct {
 func (s *Scraper) Scrape(ctx context.Context, apiKey, pageURL string) (*echogen.Document, error) {
 	doc, err := s.scrape(ctx, apiKey, pageURL)
 	if err != nil {
-		return nil, scrapehttp.RedactError(err, apiKey)
+		return nil, providerhttp.RedactError(err, apiKey)
 	}
 	return doc, nil
 }
 
 func (s *Scraper) scrape(ctx context.Context, apiKey, pageURL string) (*echogen.Document, error) {
-	if err := scrapehttp.CheckInput(name, apiKey, pageURL); err != nil {
+	if err := providerhttp.CheckInput(name, apiKey, pageURL); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, scrapehttp.ErrTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, providerhttp.ErrTimeout)
 	defer cancel()
 
 	body, err := json.Marshal(scrapeRequest{URL: pageURL, Formats: []string{"markdown"}, OnlyMainContent: true})
@@ -171,36 +171,36 @@ func (s *Scraper) scrape(ctx context.Context, apiKey, pageURL string) (*echogen.
 		return nil, s.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	raw, err := scrapehttp.ReadCapped(resp.Body, s.maxBody)
+	raw, err := providerhttp.ReadCapped(resp.Body, s.maxBody)
 	if err != nil {
-		if errors.Is(err, scrapehttp.ErrTooLarge) {
+		if errors.Is(err, providerhttp.ErrTooLarge) {
 			return nil, &echogen.Error{Kind: echogen.KindTooLarge, Code: CodeTooLarge,
-				Message: "Firecrawl's answer is larger than " + scrapehttp.SizeText(s.maxBody)}
+				Message: "Firecrawl's answer is larger than " + providerhttp.SizeText(s.maxBody)}
 		}
 		return nil, s.transportError(ctx, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, scrapehttp.StatusError(name, resp, raw, apiKey)
+		return nil, providerhttp.StatusError(name, resp, raw, apiKey)
 	}
 
 	var r scrapeResponse
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, scrapehttp.BadResponse(name, fmt.Errorf("decoding the scrape answer: %w", err))
+		return nil, providerhttp.BadResponse(name, fmt.Errorf("decoding the scrape answer: %w", err))
 	}
 	if r.Success != nil && !*r.Success {
 		msg := "Firecrawl could not scrape the page"
-		if said := scrapehttp.Clean(scrapehttp.Scrub(scrapehttp.JSONText(r.Error), apiKey)); said != "" {
+		if said := providerhttp.Clean(providerhttp.Scrub(providerhttp.JSONText(r.Error), apiKey)); said != "" {
 			msg += ": " + said
 		}
 		return nil, &echogen.Error{Kind: echogen.KindBadRequest, Code: CodeScrapeFailed, Message: msg}
 	}
 	if r.Data == nil {
-		return nil, scrapehttp.BadResponse(name, errors.New("the scrape answer has no data"))
+		return nil, providerhttp.BadResponse(name, errors.New("the scrape answer has no data"))
 	}
 	md := r.Data.Metadata
 	if code := md.Number("statusCode"); code >= 400 {
 		msg := fmt.Sprintf("the page answered HTTP %d", code)
-		if said := scrapehttp.Clean(scrapehttp.Scrub(md.Text("error"), apiKey)); said != "" {
+		if said := providerhttp.Clean(providerhttp.Scrub(md.Text("error"), apiKey)); said != "" {
 			msg += ": " + said
 		}
 		return nil, &echogen.Error{Kind: echogen.KindBadRequest, Code: CodeSourceHTTPError, Message: msg}
@@ -213,5 +213,5 @@ func (s *Scraper) scrape(ctx context.Context, apiKey, pageURL string) (*echogen.
 
 // transportError reports a request that got no complete answer.
 func (s *Scraper) transportError(ctx context.Context, err error) error {
-	return scrapehttp.TransportError(ctx, name, err, fmt.Sprintf("Firecrawl did not answer within %s", s.timeout))
+	return providerhttp.TransportError(ctx, name, err, fmt.Sprintf("Firecrawl did not answer within %s", s.timeout))
 }

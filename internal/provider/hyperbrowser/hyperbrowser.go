@@ -28,7 +28,7 @@ import (
 	"time"
 
 	"github.com/echogen/server/internal/echogen"
-	"github.com/echogen/server/internal/provider/scrapehttp"
+	"github.com/echogen/server/internal/provider/providerhttp"
 )
 
 const (
@@ -60,25 +60,25 @@ const (
 	CodeJobLost       = "scrape_job_lost" // Hyperbrowser no longer knows the job
 )
 
-// Error codes of the errors Scrape returns; they are scrapehttp's, named
+// Error codes of the errors Scrape returns; they are providerhttp's, named
 // here too for callers of this package.
 const (
-	CodeMissingKey      = scrapehttp.CodeMissingKey      // no key given
-	CodeInvalidKey      = scrapehttp.CodeInvalidKey      // the key cannot be sent in a header
-	CodeInvalidURL      = scrapehttp.CodeInvalidURL      // not an http(s) URL
-	CodeKeyRejected     = scrapehttp.CodeKeyRejected     // 401
-	CodeQuotaExceeded   = scrapehttp.CodeQuotaExceeded   // 402
-	CodeRateLimited     = scrapehttp.CodeRateLimited     // 429
-	CodeTimeout         = scrapehttp.CodeTimeout         // 408, 504, or no answer in time
-	CodeUnavailable     = scrapehttp.CodeUnavailable     // 5xx or a network error
-	CodeBadResponse     = scrapehttp.CodeBadResponse     // an answer we cannot read
-	CodeRejected        = scrapehttp.CodeRejected        // another 4xx
-	CodeScrapeFailed    = scrapehttp.CodeScrapeFailed    // success=false
-	CodeSourceHTTPError = scrapehttp.CodeSourceHTTPError // the page itself answered 4xx/5xx
-	CodeNoContent       = scrapehttp.CodeNoContent       // no Markdown
-	CodeTooLarge        = scrapehttp.CodeTooLarge        // the answer is over the cap
-	CodeCanceled        = scrapehttp.CodeCanceled        // the caller's context ended
-	CodeMisconfigured   = scrapehttp.CodeMisconfigured
+	CodeMissingKey      = providerhttp.CodeMissingKey      // no key given
+	CodeInvalidKey      = providerhttp.CodeInvalidKey      // the key cannot be sent in a header
+	CodeInvalidURL      = providerhttp.CodeInvalidURL      // not an http(s) URL
+	CodeKeyRejected     = providerhttp.CodeKeyRejected     // 401
+	CodeQuotaExceeded   = providerhttp.CodeQuotaExceeded   // 402
+	CodeRateLimited     = providerhttp.CodeRateLimited     // 429
+	CodeTimeout         = providerhttp.CodeTimeout         // 408, 504, or no answer in time
+	CodeUnavailable     = providerhttp.CodeUnavailable     // 5xx or a network error
+	CodeBadResponse     = providerhttp.CodeBadResponse     // an answer we cannot read
+	CodeRejected        = providerhttp.CodeRejected        // another 4xx
+	CodeScrapeFailed    = providerhttp.CodeScrapeFailed    // success=false
+	CodeSourceHTTPError = providerhttp.CodeSourceHTTPError // the page itself answered 4xx/5xx
+	CodeNoContent       = providerhttp.CodeNoContent       // no Markdown
+	CodeTooLarge        = providerhttp.CodeTooLarge        // the answer is over the cap
+	CodeCanceled        = providerhttp.CodeCanceled        // the caller's context ended
+	CodeMisconfigured   = providerhttp.CodeMisconfigured
 )
 
 // Options configures a Scraper.
@@ -178,8 +178,8 @@ type jobResponse struct {
 	Status string          `json:"status"`
 	Error  json.RawMessage `json:"error"`
 	Data   *struct {
-		Markdown string              `json:"markdown"`
-		Metadata scrapehttp.Metadata `json:"metadata"`
+		Markdown string                `json:"markdown"`
+		Metadata providerhttp.Metadata `json:"metadata"`
 	} `json:"data"`
 }
 
@@ -199,17 +199,17 @@ type jobResponse struct {
 func (s *Scraper) Scrape(ctx context.Context, apiKey, pageURL string) (*echogen.Document, error) {
 	doc, err := s.scrape(ctx, apiKey, pageURL)
 	if err != nil {
-		return nil, scrapehttp.RedactError(err, apiKey)
+		return nil, providerhttp.RedactError(err, apiKey)
 	}
 	return doc, nil
 }
 
 func (s *Scraper) scrape(ctx context.Context, apiKey, pageURL string) (*echogen.Document, error) {
-	if err := scrapehttp.CheckInput(name, apiKey, pageURL); err != nil {
+	if err := providerhttp.CheckInput(name, apiKey, pageURL); err != nil {
 		return nil, err
 	}
 	deadline := s.clock.Now().Add(s.timeout)
-	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, scrapehttp.ErrTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, providerhttp.ErrTimeout)
 	defer cancel()
 
 	jobID, err := s.start(ctx, apiKey, pageURL)
@@ -247,14 +247,14 @@ func (s *Scraper) scrape(ctx context.Context, apiKey, pageURL string) (*echogen.
 			return s.finish(job, apiKey, pageURL)
 		case "failed":
 			msg := "Hyperbrowser could not scrape the page"
-			if said := scrapehttp.Clean(scrapehttp.Scrub(jobError(job.Error), apiKey)); said != "" {
+			if said := providerhttp.Clean(providerhttp.Scrub(jobError(job.Error), apiKey)); said != "" {
 				msg += ": " + said
 			}
 			return nil, &echogen.Error{Kind: echogen.KindBadRequest, Code: CodeScrapeFailed, Message: msg}
 		case "stopped":
 			return nil, echogen.Errorf(echogen.KindUnavailable, CodeScrapeStopped, "Hyperbrowser stopped the scrape job before it finished")
 		case "":
-			return nil, scrapehttp.BadResponse(name, errors.New("the job answer has no status"))
+			return nil, providerhttp.BadResponse(name, errors.New("the job answer has no status"))
 		default:
 			// A status this client does not know yet: the job is not over
 			// as far as we can tell, so keep looking until the deadline.
@@ -274,10 +274,10 @@ func (s *Scraper) start(ctx context.Context, apiKey, pageURL string) (string, er
 	}
 	var r startResponse
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return "", scrapehttp.BadResponse(name, fmt.Errorf("decoding the start answer: %w", err))
+		return "", providerhttp.BadResponse(name, fmt.Errorf("decoding the start answer: %w", err))
 	}
 	if strings.TrimSpace(r.JobID) == "" {
-		return "", scrapehttp.BadResponse(name, errors.New("the start answer has no jobId"))
+		return "", providerhttp.BadResponse(name, errors.New("the start answer has no jobId"))
 	}
 	return r.JobID, nil
 }
@@ -290,7 +290,7 @@ func (s *Scraper) poll(ctx context.Context, apiKey, jobID string) (*jobResponse,
 	}
 	var job jobResponse
 	if err := json.Unmarshal(raw, &job); err != nil {
-		return nil, scrapehttp.BadResponse(name, fmt.Errorf("decoding the job answer: %w", err))
+		return nil, providerhttp.BadResponse(name, fmt.Errorf("decoding the job answer: %w", err))
 	}
 	return &job, nil
 }
@@ -317,20 +317,20 @@ func (s *Scraper) call(ctx context.Context, method, target string, body []byte, 
 		return nil, s.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	raw, err := scrapehttp.ReadCapped(resp.Body, s.maxBody)
+	raw, err := providerhttp.ReadCapped(resp.Body, s.maxBody)
 	if err != nil {
-		if errors.Is(err, scrapehttp.ErrTooLarge) {
+		if errors.Is(err, providerhttp.ErrTooLarge) {
 			return nil, &echogen.Error{Kind: echogen.KindTooLarge, Code: CodeTooLarge,
-				Message: "Hyperbrowser's answer is larger than " + scrapehttp.SizeText(s.maxBody)}
+				Message: "Hyperbrowser's answer is larger than " + providerhttp.SizeText(s.maxBody)}
 		}
 		return nil, s.transportError(ctx, err)
 	}
 	if resp.StatusCode == http.StatusNotFound && method == http.MethodGet {
 		return nil, &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeJobLost,
-			Message: "Hyperbrowser no longer knows the scrape job", Err: scrapehttp.StatusError(name, resp, raw, apiKey)}
+			Message: "Hyperbrowser no longer knows the scrape job", Err: providerhttp.StatusError(name, resp, raw, apiKey)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, scrapehttp.StatusError(name, resp, raw, apiKey)
+		return nil, providerhttp.StatusError(name, resp, raw, apiKey)
 	}
 	return raw, nil
 }
@@ -343,7 +343,7 @@ func (s *Scraper) finish(job *jobResponse, apiKey, pageURL string) (*echogen.Doc
 	md := job.Data.Metadata
 	if code := md.Number("statusCode"); code >= 400 {
 		msg := fmt.Sprintf("the page answered HTTP %d", code)
-		if said := scrapehttp.Clean(scrapehttp.Scrub(md.Text("error"), apiKey)); said != "" {
+		if said := providerhttp.Clean(providerhttp.Scrub(md.Text("error"), apiKey)); said != "" {
 			msg += ": " + said
 		}
 		return nil, &echogen.Error{Kind: echogen.KindBadRequest, Code: CodeSourceHTTPError, Message: msg}
@@ -353,14 +353,14 @@ func (s *Scraper) finish(job *jobResponse, apiKey, pageURL string) (*echogen.Doc
 
 // jobError reads a job's error: a string, or an object with a message.
 func jobError(raw json.RawMessage) string {
-	if s := scrapehttp.JSONText(raw); s != "" {
+	if s := providerhttp.JSONText(raw); s != "" {
 		return s
 	}
 	var e struct {
 		Message json.RawMessage `json:"message"`
 	}
 	if len(raw) > 0 && raw[0] == '{' && json.Unmarshal(raw, &e) == nil {
-		return scrapehttp.JSONText(e.Message)
+		return providerhttp.JSONText(e.Message)
 	}
 	return ""
 }
@@ -385,7 +385,7 @@ func (s *Scraper) timedOut() string {
 // transportError reports a request or a wait that ctx ended, or a request
 // that got no complete answer.
 func (s *Scraper) transportError(ctx context.Context, err error) error {
-	return scrapehttp.TransportError(ctx, name, err, s.timedOut())
+	return providerhttp.TransportError(ctx, name, err, s.timedOut())
 }
 
 // sleep is the default Wait: a timer that ctx can cut short.

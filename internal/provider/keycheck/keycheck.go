@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/echogen/server/internal/provider/providerhttp"
 	"io"
 	"mime"
 	"net/http"
@@ -21,8 +22,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/echogen/server/internal/echogen"
 )
@@ -164,7 +163,7 @@ func (v *Verifier) verify(ctx context.Context, provider echogen.Provider, secret
 	if secret == "" && !ep.keyOptional {
 		return echogen.Errorf(echogen.KindInvalid, CodeMissingSecret, "the %s API key is empty", ep.name)
 	}
-	if !validHeaderValue(secret) {
+	if !providerhttp.ValidHeaderValue(secret) {
 		return echogen.Errorf(echogen.KindInvalid, CodeInvalidSecret, "the API key contains characters that cannot be sent in a request header")
 	}
 	base := v.bases[provider]
@@ -220,7 +219,7 @@ func (v *Verifier) judge(provider echogen.Provider, ep endpoint, resp *http.Resp
 	code := resp.StatusCode
 	pe := parseError(resp.Header.Get("Content-Type"), body)
 	status := "HTTP " + strconv.Itoa(code)
-	said := clean(scrub(pe.message, secret)) // the provider's own words, if any, key removed before the cut
+	said := providerhttp.Clean(providerhttp.Scrub(pe.message, secret)) // the provider's own words, if any, key removed before the cut
 	rejected := code == http.StatusUnauthorized || code == http.StatusForbidden
 	switch provider {
 	case echogen.ProviderGemini:
@@ -245,7 +244,7 @@ func (v *Verifier) judge(provider echogen.Provider, ep endpoint, resp *http.Resp
 	if code == http.StatusTooManyRequests {
 		return &echogen.Error{Kind: echogen.KindRateLimited, Code: CodeRateLimited,
 			Message:    "rate limited by " + ep.name + ", try again later",
-			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+			RetryAfter: providerhttp.RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	}
 	if said != "" {
 		status += ": " + said
@@ -275,7 +274,7 @@ func (v *Verifier) transportError(ctx context.Context, ep endpoint, err error) e
 		cause = ue.Err // the URL is not the user's business
 	}
 	return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeUnavailable,
-		Message: clean("could not reach " + ep.name + ": " + cause.Error()), Err: err}
+		Message: providerhttp.Clean("could not reach " + ep.name + ": " + cause.Error()), Err: err}
 }
 
 // metadataBaseURL returns a self-hosted provider's base URL, without a
@@ -402,70 +401,11 @@ func jsonString(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-// clean makes a provider's text fit for a message: valid UTF-8, no control
-// characters, single spaces, at most maxMessage runes.
-func clean(s string) string {
-	s = strings.ToValidUTF8(s, "")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	if utf8.RuneCountInString(s) > maxMessage {
-		r := []rune(s)
-		s = strings.TrimSpace(string(r[:maxMessage-1])) + "…"
-	}
-	return s
-}
-
-// scrub replaces the secret in s.
-func scrub(s, secret string) string {
-	if len(secret) < minRedactLen {
-		return s
-	}
-	return strings.ReplaceAll(s, secret, redacted)
-}
-
 // redact is the last guard on a finished message: it scrubs the secret and
 // re-applies the length cap.
 func redact(msg, secret string) string {
 	if len(secret) < minRedactLen || !strings.Contains(msg, secret) {
 		return msg
 	}
-	return clean(scrub(msg, secret))
-}
-
-// validHeaderValue rejects control characters, which would either fail
-// the request or smuggle in another header.
-func validHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; b < 0x20 || b == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// retryAfter reads a Retry-After header (seconds or an HTTP date), capped
-// at maxRetryAfter.
-func retryAfter(h string, now time.Time) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(h); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), maxRetryAfter)
+	return providerhttp.Clean(providerhttp.Scrub(msg, secret))
 }

@@ -1,10 +1,11 @@
-// Package scrapehttp holds what the Firecrawl and Hyperbrowser clients
-// share: input checks, the HTTP status mapping, message hygiene and
+// Package providerhttp holds what the provider clients (Firecrawl,
+// Hyperbrowser, the key checks) share: input checks, the HTTP status
+// mapping, message hygiene (cleaning, scrubbing secrets, Retry-After) and
 // metadata reading.
 //
 // Functions whose messages name the service take its display name
 // ("Firecrawl", "Hyperbrowser") as provider.
-package scrapehttp
+package providerhttp
 
 import (
 	"context"
@@ -66,7 +67,7 @@ func CheckInput(provider, apiKey, pageURL string) error {
 	if strings.TrimSpace(apiKey) == "" {
 		return echogen.Errorf(echogen.KindBadRequest, CodeMissingKey, "no %s API key", provider)
 	}
-	if !validHeaderValue(apiKey) {
+	if !ValidHeaderValue(apiKey) {
 		return echogen.Errorf(echogen.KindBadRequest, CodeInvalidKey, "the %s API key contains characters that cannot be sent in a request header", provider)
 	}
 	if echogen.CheckHTTPURL(pageURL) != nil {
@@ -75,9 +76,9 @@ func CheckInput(provider, apiKey, pageURL string) error {
 	return nil
 }
 
-// validHeaderValue rejects control characters, which would either fail
+// ValidHeaderValue rejects control characters, which would either fail
 // the request or smuggle in another header.
-func validHeaderValue(s string) bool {
+func ValidHeaderValue(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if b := s[i]; b < 0x20 || b == 0x7f {
 			return false
@@ -116,7 +117,7 @@ func StatusError(provider string, resp *http.Response, body []byte, secret strin
 		}
 		return msg
 	}
-	after := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+	after := RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	switch {
 	case code == http.StatusUnauthorized:
 		return &echogen.Error{Kind: echogen.KindUnauthenticated, Code: CodeKeyRejected,
@@ -270,9 +271,9 @@ func RedactError(err error, secret string) error {
 	return err
 }
 
-// retryAfter reads a Retry-After header (seconds or an HTTP date), capped
+// RetryAfter reads a Retry-After header (seconds or an HTTP date), capped
 // at maxRetryAfter.
-func retryAfter(h string, now time.Time) time.Duration {
+func RetryAfter(h string, now time.Time) time.Duration {
 	h = strings.TrimSpace(h)
 	if h == "" {
 		return 0
