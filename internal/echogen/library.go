@@ -164,7 +164,9 @@ type LibraryStore interface {
 	Script(ctx context.Context, userID, id string) (*Script, error)
 	ListScripts(ctx context.Context, userID string, page Page) ([]Script, error)
 	UpdateScript(ctx context.Context, userID, id string, at time.Time, update func(*Script) error) (*Script, error)
-	DeleteScript(ctx context.Context, userID, id string) error
+	// DeleteScript deletes the script and its podcasts and returns the
+	// podcasts, so their media can go too.
+	DeleteScript(ctx context.Context, userID, id string) ([]Podcast, error)
 
 	CreatePodcast(ctx context.Context, p *Podcast) error
 	Podcast(ctx context.Context, userID, id string) (*Podcast, error)

@@ -537,25 +537,8 @@ func (s *LibraryService) UpdateScript(ctx context.Context, p Principal, id strin
 
 // DeleteScript deletes a script and, with it, its podcasts and their media.
 func (s *LibraryService) DeleteScript(ctx context.Context, p Principal, id string) error {
-	if _, err := s.store.Script(ctx, p.UserID, id); err != nil {
-		return err
-	}
-	var podcasts []Podcast
-	for offset := 0; ; offset += MaxPageLimit {
-		page, err := s.store.ListPodcasts(ctx, p.UserID, Page{Limit: MaxPageLimit, Offset: offset})
-		if err != nil {
-			return err
-		}
-		for _, pod := range page {
-			if pod.ScriptID == id {
-				podcasts = append(podcasts, pod)
-			}
-		}
-		if len(page) < MaxPageLimit {
-			break
-		}
-	}
-	if err := s.store.DeleteScript(ctx, p.UserID, id); err != nil {
+	podcasts, err := s.store.DeleteScript(ctx, p.UserID, id)
+	if err != nil {
 		return err
 	}
 	for _, pod := range podcasts {

@@ -280,6 +280,18 @@ func TestOwnershipMatrix(t *testing.T) {
 		if status := get(t, e, audioURL, nil).StatusCode; status != http.StatusOK {
 			t.Errorf("the signed URL itself: %d", status)
 		}
+		// Deleting the script takes its podcast and the podcast's media along.
+		if r := e.do("DELETE", "/api/v1/scripts/"+a.script, ada.access, ""); r.status != http.StatusNoContent {
+			t.Fatalf("delete script: %d %s", r.status, r.raw)
+		}
+		if r := e.do("GET", "/api/v1/podcasts/"+a.podcast, ada.access, ""); r.status != http.StatusNotFound {
+			t.Errorf("podcast of a deleted script: %d", r.status)
+		}
+		for _, obj := range []struct{ bucket, key string }{{testBuckets.Audio, a.audioPath}, {testBuckets.Art, a.coverPath}} {
+			if _, err := e.blobs.Stat(context.Background(), obj.bucket, obj.key); echogen.ErrorKind(err) != echogen.KindNotFound {
+				t.Errorf("media of a deleted script's podcast survived: %s %v", obj.key, err)
+			}
+		}
 	})
 }
 

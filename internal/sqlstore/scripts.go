@@ -144,6 +144,32 @@ func (s *Store) UpdateScript(ctx context.Context, userID, id string, at time.Tim
 
 // DeleteScript deletes one of the user's scripts; the foreign key deletes
 // its podcasts with it.
-func (s *Store) DeleteScript(ctx context.Context, userID, id string) error {
-	return s.execOne(ctx, s.write, "Script", `DELETE FROM podcast_scripts WHERE id = ? AND user_id = ?`, id, userID)
+func (s *Store) DeleteScript(ctx context.Context, userID, id string) ([]echogen.Podcast, error) {
+	var gone []echogen.Podcast
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := s.query(ctx, tx, `SELECT `+podcastColumns+` FROM generated_podcasts WHERE script_id = ? AND user_id = ?`, id, userID)
+		if isMalformedID(err) {
+			return echogen.NotFound("Script")
+		}
+		if err != nil {
+			return fmt.Errorf("delete script: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanPodcast(rows)
+			if err != nil {
+				return fmt.Errorf("delete script: %w", err)
+			}
+			gone = append(gone, *p)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("delete script: %w", err)
+		}
+		// The podcasts go with the script (foreign key cascade).
+		return s.execOne(ctx, tx, "Script", `DELETE FROM podcast_scripts WHERE id = ? AND user_id = ?`, id, userID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return gone, nil
 }

@@ -236,7 +236,7 @@ func testLibraryScoping(t *testing.T, newStore func(t *testing.T) echogen.Store)
 				_, err := s.UpdateScript(ctx, userID, id, at, func(*echogen.Script) error { return notCalled() })
 				return err
 			},
-			delete: func(userID, id string) error { return s.DeleteScript(ctx, userID, id) },
+			delete: func(userID, id string) error { _, err := s.DeleteScript(ctx, userID, id); return err },
 			list: func(userID string) ([]string, error) {
 				l, err := s.ListScripts(ctx, userID, echogen.Page{})
 				return idsOf(l, func(sc echogen.Script) string { return sc.ID }), err

@@ -236,12 +236,17 @@ func testScripts(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 			create(t, s.CreatePodcast, samplePodcast(userID, sc.ID, t0())),
 		}
 		keptPodcast := create(t, s.CreatePodcast, samplePodcast(userID, kept.ID, t0()))
-		if err := s.DeleteScript(ctx, userID, sc.ID); err != nil {
+		deleted, err := s.DeleteScript(ctx, userID, sc.ID)
+		if err != nil {
 			t.Fatal(err)
 		}
-		_, err := s.Script(ctx, userID, sc.ID)
+		if len(deleted) != len(gone) {
+			t.Errorf("DeleteScript returned %d podcasts, want %d", len(deleted), len(gone))
+		}
+		_, err = s.Script(ctx, userID, sc.ID)
 		wantNotFound(t, "Script after delete", err, "Script not found")
-		wantNotFound(t, "second delete", s.DeleteScript(ctx, userID, sc.ID), "Script not found")
+		_, err = s.DeleteScript(ctx, userID, sc.ID)
+		wantNotFound(t, "second delete", err, "Script not found")
 		for _, p := range gone {
 			_, err := s.Podcast(ctx, userID, p.ID)
 			wantNotFound(t, "podcast of the deleted script", err, "Podcast not found")
