@@ -98,6 +98,7 @@ type Store interface {
 	DeletionStore
 	LibraryStore
 	JobStore
+	UsageStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 }

@@ -121,6 +121,7 @@ func NewServer(d Deps, opts Options) *Server {
 	s.registerPodcasts(api)
 	s.registerUploads(api)
 	s.registerJobs(api)
+	s.registerUsage(api)
 	if d.Media != nil {
 		router.Handle("/media/*", d.Media)
 	}

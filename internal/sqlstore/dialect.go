@@ -163,3 +163,11 @@ func isMalformedID(err error) bool {
 	var pe postgresError
 	return errors.As(err, &pe) && pe.SQLState() == pgInvalidTextRepresentation
 }
+
+// utcDay is the SQL for a time column's UTC date as YYYY-MM-DD.
+func (d Dialect) utcDay(column string) string {
+	if d == Postgres {
+		return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+	}
+	return "substr(" + column + ", 1, 10)" // times are stored as fixed-width UTC text
+}

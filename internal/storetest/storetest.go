@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 		{"Jobs", testJobs},
 		{"JobUpdates", testJobUpdates},
 		{"JobStarts", testJobStarts},
+		{"Usage", testUsage},
 		{"Purge", testPurge},
 		{"PurgeWithoutAuditStart", testFinishWithoutStart},
 		{"Times", testTimes},
