@@ -26,6 +26,7 @@ import (
 	"github.com/echogen/server/internal/provider/firecrawl"
 	"github.com/echogen/server/internal/provider/hyperbrowser"
 	"github.com/echogen/server/internal/provider/keycheck"
+	"github.com/echogen/server/internal/provider/openai"
 	"github.com/echogen/server/internal/sqlite"
 	"github.com/echogen/server/internal/vault"
 )
@@ -178,11 +179,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		}, cfg.IngestJobTimeout))
 	queue.RegisterJobs(jobService)
 
+	catalogue := echogen.NewCatalogue(library, modelListers(), clock)
+
 	handler := httpapi.NewServer(httpapi.Deps{
-		Accounts: accounts,
-		Library:  library,
-		Jobs:     jobService,
-		Media:    mediaHandler,
+		Accounts:  accounts,
+		Library:   library,
+		Jobs:      jobService,
+		Catalogue: catalogue,
+		Media:     mediaHandler,
 		Ready: []httpapi.ReadinessCheck{
 			{Name: "database", Check: db.store.Ping},
 			{Name: "storage", Check: media.Ping},
@@ -325,4 +329,19 @@ func serverKeys(cfg *config.Config) map[echogen.Provider]string {
 		echogen.ProviderOpenRouter: k.OpenRouter, echogen.ProviderFirecrawl: k.Firecrawl,
 		echogen.ProviderHyperbrowser: k.Hyperbrowser, echogen.ProviderImageRouter: k.ImageRouter,
 	}
+}
+
+// modelListers ask each provider for the models a user's key can use.
+func modelListers() map[echogen.Provider]echogen.ModelLister {
+	listers := map[echogen.Provider]echogen.ModelLister{}
+	for p, c := range map[echogen.Provider]*openai.Client{
+		echogen.ProviderOpenAI:           openai.NewOpenAI(openai.Options{}),
+		echogen.ProviderGroq:             openai.NewGroq(openai.Options{}),
+		echogen.ProviderOpenRouter:       openai.NewOpenRouter(openai.Options{}),
+		echogen.ProviderOllama:           openai.NewOllama(openai.Options{}),
+		echogen.ProviderOpenAICompatible: openai.NewCompatible(openai.Options{}),
+	} {
+		listers[p] = echogen.ModelListerFunc(c.ListModels)
+	}
+	return listers
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/echogen/server/internal/ingest"
 	"github.com/echogen/server/internal/jobs"
 	"github.com/echogen/server/internal/provider/keycheck"
+	"github.com/echogen/server/internal/provider/openai"
 	"github.com/echogen/server/internal/storetest"
 	"github.com/echogen/server/internal/vault"
 )
@@ -124,6 +125,9 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 	jobService := startJobs(t, store, library, o.vault, clock, log)
 	api := httpapi.NewServer(httpapi.Deps{
 		Accounts: accounts, Library: library, Jobs: jobService, Media: media.Handler(),
+		Catalogue: echogen.NewCatalogue(library, map[echogen.Provider]echogen.ModelLister{
+			echogen.ProviderOpenAI: openaiLister(provider.srv.URL + "/v1"),
+		}, clock),
 		Ready: []httpapi.ReadinessCheck{{Name: "database", Check: store.Ping}}, Clock: clock, Log: log,
 	}, o.opts)
 	srv := httptest.NewServer(api)
@@ -170,6 +174,15 @@ func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryServic
 type mailFunc func(context.Context, echogen.Mail) error
 
 func (f mailFunc) Send(ctx context.Context, m echogen.Mail) error { return f(ctx, m) }
+
+// openaiLister lists models with the real OpenAI adapter against the
+// stand-in provider at base.
+func openaiLister(base string) echogen.ModelLister {
+	client := openai.NewOpenAI(openai.Options{})
+	return echogen.ModelListerFunc(func(ctx context.Context, key, _ string) ([]string, error) {
+		return client.ListModels(ctx, key, base)
+	})
+}
 
 const testMediaKeys = "m1:" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 

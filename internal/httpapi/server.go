@@ -43,9 +43,10 @@ type Options struct {
 
 // Deps are the services and handlers the API is built on.
 type Deps struct {
-	Accounts *echogen.AccountService
-	Library  *echogen.LibraryService
-	Jobs     *echogen.JobService
+	Accounts  *echogen.AccountService
+	Library   *echogen.LibraryService
+	Jobs      *echogen.JobService
+	Catalogue *echogen.Catalogue
 	// Media serves signed local media URLs under /media/; nil when media
 	// lives in S3 and signed URLs point there.
 	Media http.Handler
@@ -62,13 +63,14 @@ type ReadinessCheck struct {
 
 // Server is the HTTP API.
 type Server struct {
-	accounts *echogen.AccountService
-	library  *echogen.LibraryService
-	jobs     *echogen.JobService
-	ready    []ReadinessCheck
-	clock    echogen.Clock
-	log      *slog.Logger
-	opts     Options
+	accounts  *echogen.AccountService
+	library   *echogen.LibraryService
+	jobs      *echogen.JobService
+	catalogue *echogen.Catalogue
+	ready     []ReadinessCheck
+	clock     echogen.Clock
+	log       *slog.Logger
+	opts      Options
 
 	apiLimit      *ratelimit.Limiter
 	authIPLimit   *ratelimit.Limiter
@@ -87,6 +89,7 @@ func NewServer(d Deps, opts Options) *Server {
 		accounts:      d.Accounts,
 		library:       d.Library,
 		jobs:          d.Jobs,
+		catalogue:     d.Catalogue,
 		ready:         d.Ready,
 		clock:         clock,
 		log:           d.Log,
@@ -122,6 +125,7 @@ func NewServer(d Deps, opts Options) *Server {
 	s.registerUploads(api)
 	s.registerJobs(api)
 	s.registerUsage(api)
+	s.registerProviders(api)
 	if d.Media != nil {
 		router.Handle("/media/*", d.Media)
 	}

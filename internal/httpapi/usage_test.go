@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -47,4 +48,31 @@ func TestUsage(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestProviderCatalogue(t *testing.T) {
+	e := newTestEnv(t, storeSQLite)
+	ada := e.signUp("ada@example.com")
+	list := func() map[string]map[string]any {
+		var got []map[string]any
+		decode(t, e.do("GET", "/api/v1/providers", ada.access, ""), &got)
+		byID := map[string]map[string]any{}
+		for _, p := range got {
+			byID[p["id"].(string)] = p
+		}
+		return byID
+	}
+	before := list()
+	if len(before) != 12 || before["openai"]["has_key"] != false || before["openai"]["models_source"] != "builtin" || before["local"]["has_key"] != true {
+		t.Fatalf("catalogue without keys: %v", before["openai"])
+	}
+	if voices := before["gemini"]["voices"].([]any); len(voices) != 30 {
+		t.Errorf("gemini voices: %d", len(voices))
+	}
+	e.create(ada.access, "/api/v1/api-keys", `{"provider":"openai","encrypted_key":"sk-good-0123456789abcdefghij"}`)
+	e.secrets = append(e.secrets, "sk-good-0123456789abcdefghij")
+	after := list()["openai"]
+	if after["has_key"] != true || after["key_source"] != "user" || after["models_source"] != "live" || fmt.Sprint(after["models"]) != "[gpt-4o-mini]" {
+		t.Errorf("catalogue with a key: %v", after)
+	}
 }
