@@ -24,6 +24,7 @@ import (
 	"github.com/echogen/server/internal/mail"
 	"github.com/echogen/server/internal/postgres"
 	"github.com/echogen/server/internal/provider/firecrawl"
+	"github.com/echogen/server/internal/provider/gemini"
 	"github.com/echogen/server/internal/provider/hyperbrowser"
 	"github.com/echogen/server/internal/provider/keycheck"
 	"github.com/echogen/server/internal/provider/openai"
@@ -343,5 +344,9 @@ func modelListers() map[echogen.Provider]echogen.ModelLister {
 	} {
 		listers[p] = echogen.ModelListerFunc(c.ListModels)
 	}
+	g := gemini.New(gemini.Options{})
+	listers[echogen.ProviderGemini] = echogen.ModelListerFunc(func(ctx context.Context, key, _ string) ([]string, error) {
+		return g.ListModels(ctx, key)
+	})
 	return listers
 }
