@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -58,23 +57,7 @@ const maxModelPages = 20
 
 const name = "Anthropic"
 
-// Error codes of the errors Complete and ListModels return; the same as
-// the openai package's.
-const (
-	CodeInvalidRequest = "llm_invalid_request" // the LLMRequest cannot be sent (no model, bad role)
-	CodeKeyRejected    = "llm_key_rejected"    // 401, 403
-	CodeRateLimited    = "llm_rate_limited"    // 429
-	CodeTimeout        = "llm_timeout"         // 408, or no answer in time
-	CodeUnavailable    = "llm_unavailable"     // 5xx, 529 or a network error
-	CodeBadResponse    = "llm_bad_response"    // an answer we cannot read
-	CodeRejected       = "llm_rejected"        // another 4xx
-	CodeEmptyAnswer    = "llm_empty_answer"    // no content, or no text
-	CodeRefused        = "llm_refused"         // the model refused (stop_reason "refusal")
-	CodeCanceled       = "llm_canceled"        // the caller's context ended
-)
-
-// errTimeout is the cause of a call's own deadline.
-var errTimeout = fmt.Errorf("LLM call timed out: %w", context.DeadlineExceeded)
+// Errors carry the codes of providerhttp (LLMKeyRejected, LLMRateLimited, …).
 
 // Options configures a Client.
 type Options struct {
@@ -153,7 +136,7 @@ func (c *Client) complete(ctx context.Context, apiKey string, req echogen.LLMReq
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errTimeout)
+	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, providerhttp.ErrLLMTimeout)
 	defer cancel()
 
 	var raw *http.Response
@@ -163,18 +146,18 @@ func (c *Client) complete(ctx context.Context, apiKey string, req echogen.LLMReq
 		return nil, callError(cctx, raw, err, apiKey)
 	}
 	if msg == nil {
-		return nil, echogen.Errorf(echogen.KindUnavailable, CodeEmptyAnswer, "%s sent an empty answer", name)
+		return nil, echogen.Errorf(echogen.KindUnavailable, providerhttp.LLMEmptyAnswer, "%s sent an empty answer", name)
 	}
 	text := answerText(msg.Content, tool)
 	if strings.TrimSpace(text) == "" {
 		if msg.StopReason == anthropic.StopReasonRefusal {
-			return nil, echogen.Errorf(echogen.KindBadRequest, CodeRefused, "the model refused to answer")
+			return nil, echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMRefused, "the model refused to answer")
 		}
 		m := name + " sent an empty answer"
 		if msg.StopReason != "" {
 			m += " (stop reason " + providerhttp.Clean(string(msg.StopReason)) + ")"
 		}
-		return nil, &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeEmptyAnswer, Message: m}
+		return nil, &echogen.Error{Kind: echogen.KindUnavailable, Code: providerhttp.LLMEmptyAnswer, Message: m}
 	}
 	model := string(msg.Model)
 	if model == "" {
@@ -224,7 +207,7 @@ func finishReason(r anthropic.StopReason) string {
 // name of the forced tool of a structured request, "" otherwise.
 func buildParams(req echogen.LLMRequest) (p anthropic.MessageNewParams, tool string, err error) {
 	if strings.TrimSpace(req.Model) == "" {
-		return p, "", echogen.Errorf(echogen.KindBadRequest, CodeInvalidRequest, "no model given for %s", name)
+		return p, "", echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "no model given for %s", name)
 	}
 	var system []string
 	for _, m := range req.Messages {
@@ -236,11 +219,11 @@ func buildParams(req echogen.LLMRequest) (p anthropic.MessageNewParams, tool str
 		case "assistant":
 			p.Messages = append(p.Messages, anthropic.NewAssistantMessage(anthropic.NewTextBlock(m.Content)))
 		default:
-			return p, "", echogen.Errorf(echogen.KindBadRequest, CodeInvalidRequest, "unknown message role %q", providerhttp.Clean(m.Role))
+			return p, "", echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "unknown message role %q", providerhttp.Clean(m.Role))
 		}
 	}
 	if len(p.Messages) == 0 {
-		return p, "", echogen.Errorf(echogen.KindBadRequest, CodeInvalidRequest, "no messages to send to %s", name)
+		return p, "", echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "no messages to send to %s", name)
 	}
 	p.Model = anthropic.Model(req.Model)
 	p.MaxTokens = DefaultMaxTokens
@@ -281,7 +264,7 @@ func (c *Client) ListModels(ctx context.Context, apiKey string) ([]string, error
 }
 
 func (c *Client) listModels(ctx context.Context, apiKey string) ([]string, error) {
-	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errTimeout)
+	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, providerhttp.ErrLLMTimeout)
 	defer cancel()
 
 	var raw *http.Response
@@ -311,73 +294,25 @@ func (c *Client) listModels(ctx context.Context, apiKey string) ([]string, error
 // callError maps an error of the SDK to an *echogen.Error. raw is the
 // last HTTP answer, nil when none came.
 func callError(ctx context.Context, raw *http.Response, err error, apiKey string) error {
-	switch {
-	case context.Cause(ctx) == errTimeout:
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout,
-			Message: name + " did not answer in time", Err: errTimeout}
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout,
-			Message: name + " did not answer in time", Err: context.Cause(ctx)}
-	case ctx.Err() != nil:
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeCanceled,
-			Message: "the call to " + name + " was canceled", Err: context.Cause(ctx)}
+	if ctx.Err() == nil {
+		var apiErr *anthropic.Error
+		if errors.As(err, &apiErr) {
+			return statusError(apiErr.StatusCode, apiErr.Response, apiErr.Message, string(apiErr.Type()), apiKey)
+		}
+		if raw != nil && raw.StatusCode >= 400 {
+			return statusError(raw.StatusCode, raw, "", "", apiKey)
+		}
 	}
-	var apiErr *anthropic.Error
-	if errors.As(err, &apiErr) {
-		return statusError(apiErr.StatusCode, apiErr.Response, apiErr.Message, string(apiErr.Type()), apiKey)
-	}
-	if raw != nil && raw.StatusCode >= 400 {
-		return statusError(raw.StatusCode, raw, "", "", apiKey)
-	}
-	if raw != nil {
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeBadResponse,
-			Message: name + " sent an answer that is not the JSON we expect",
-			Err:     errors.New(providerhttp.Scrub(err.Error(), apiKey))}
-	}
-	cause := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = ue.Err // the URL is not the caller's business
-	}
-	return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeUnavailable,
-		Message: providerhttp.Clean(providerhttp.Scrub("could not reach "+name+": "+cause.Error(), apiKey)),
-		Err:     errors.New(providerhttp.Scrub(err.Error(), apiKey))}
+	return providerhttp.LLMCallError(ctx, name, err, raw != nil, apiKey)
 }
 
 // statusError maps an HTTP error answer; said is the API's error.message
 // and typ its error.type. The SDK's error is not kept as the cause: it
 // holds the request.
 func statusError(code int, resp *http.Response, said, typ, apiKey string) error {
-	said = providerhttp.Clean(providerhttp.Scrub(said, apiKey))
-	with := func(msg string) string {
-		if said != "" {
-			return msg + ": " + said
-		}
-		return msg
-	}
-	cause := fmt.Errorf("HTTP %d", code)
-	if typ != "" {
-		cause = fmt.Errorf("HTTP %d %s", code, providerhttp.Clean(typ))
-	}
 	var after time.Duration
 	if resp != nil {
 		after = providerhttp.RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
-	switch {
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return &echogen.Error{Kind: echogen.KindUnauthenticated, Code: CodeKeyRejected,
-			Message: with(name + " refused the API key"), Err: cause}
-	case code == http.StatusTooManyRequests:
-		return &echogen.Error{Kind: echogen.KindRateLimited, Code: CodeRateLimited,
-			Message: with("rate limited by " + name + ", try again later"), RetryAfter: after, Err: cause}
-	case code == http.StatusRequestTimeout:
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout,
-			Message: with(name + " timed out"), RetryAfter: after, Err: cause}
-	case code >= 500:
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeUnavailable,
-			Message: with(fmt.Sprintf("%s is unavailable (HTTP %d)", name, code)), RetryAfter: after, Err: cause}
-	default:
-		return &echogen.Error{Kind: echogen.KindBadRequest, Code: CodeRejected,
-			Message: with(fmt.Sprintf("%s refused the request (HTTP %d)", name, code)), Err: cause}
-	}
+	return providerhttp.LLMStatusError(name, providerhttp.LLMCodeOf(code), code, said, strings.TrimSpace(fmt.Sprintf("HTTP %d %s", code, typ)), after, apiKey)
 }

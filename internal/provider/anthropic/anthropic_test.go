@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/echogen/server/internal/provider/providerhttp"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -193,42 +194,42 @@ func TestComplete(t *testing.T) {
 		{
 			name: "401", req: plain, wantBody: plainBody,
 			answer:  answer{status: 401, body: errorBody("authentication_error", "invalid x-api-key "+testKey)},
-			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: CodeKeyRejected, msgHas: "invalid x-api-key"},
+			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: providerhttp.LLMKeyRejected, msgHas: "invalid x-api-key"},
 		},
 		{
 			name: "403", req: plain, wantBody: plainBody,
 			answer:  answer{status: 403, body: errorBody("permission_error", "no access")},
-			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: CodeKeyRejected, msgHas: "no access"},
+			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: providerhttp.LLMKeyRejected, msgHas: "no access"},
 		},
 		{
 			name: "429", req: plain, wantBody: plainBody,
 			answer:  answer{status: 429, header: map[string]string{"retry-after": "7"}, body: errorBody("rate_limit_error", "slow down")},
-			wantErr: &wantErr{kind: echogen.KindRateLimited, code: CodeRateLimited, msgHas: "slow down", retryAfter: 7 * time.Second},
+			wantErr: &wantErr{kind: echogen.KindRateLimited, code: providerhttp.LLMRateLimited, msgHas: "slow down", retryAfter: 7 * time.Second},
 		},
 		{
 			name: "529 overloaded", req: plain, wantBody: plainBody,
 			answer:  answer{status: 529, body: errorBody("overloaded_error", "Overloaded")},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: CodeUnavailable, msgHas: "Overloaded"},
+			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMUnavailable, msgHas: "Overloaded"},
 		},
 		{
 			name: "500", req: plain, wantBody: plainBody,
 			answer:  answer{status: 500, body: errorBody("api_error", "internal")},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: CodeUnavailable, msgHas: "HTTP 500"},
+			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMUnavailable, msgHas: "HTTP 500"},
 		},
 		{
 			name: "400", req: plain, wantBody: plainBody,
 			answer:  answer{status: 400, body: errorBody("invalid_request_error", "max_tokens too large")},
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: CodeRejected, msgHas: "max_tokens too large"},
+			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMRejected, msgHas: "max_tokens too large"},
 		},
 		{
 			name: "malformed JSON", req: plain, wantBody: plainBody,
 			answer:  answer{status: 200, body: `{"id":"msg_01","content":[`},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: CodeBadResponse},
+			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMBadResponse},
 		},
 		{
 			name: "empty content", req: plain, wantBody: plainBody,
 			answer:  answer{status: 200, body: messageBody(`[]`, "end_turn")},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: CodeEmptyAnswer},
+			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMEmptyAnswer},
 		},
 	}
 	for _, tc := range tests {
@@ -279,7 +280,7 @@ func TestCompleteInvalidRequest(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := c.Complete(context.Background(), testKey, req)
-			checkErr(t, err, echogen.KindBadRequest, CodeInvalidRequest, "", 0)
+			checkErr(t, err, echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "", 0)
 		})
 	}
 }
@@ -293,7 +294,7 @@ func TestCompleteCanceled(t *testing.T) {
 	cancel()
 	c := New(Options{HTTPClient: srv.Client(), BaseURL: srv.URL})
 	_, err := c.Complete(ctx, testKey, echogen.LLMRequest{Model: "m", Messages: []echogen.LLMMessage{{Role: "user", Content: "x"}}})
-	checkErr(t, err, echogen.KindUnavailable, CodeCanceled, "", 0)
+	checkErr(t, err, echogen.KindUnavailable, providerhttp.LLMCanceled, "", 0)
 }
 
 func TestListModels(t *testing.T) {
@@ -324,7 +325,7 @@ func TestListModels(t *testing.T) {
 			c := New(Options{HTTPClient: srv.Client(), BaseURL: srv.URL})
 			got, err := c.ListModels(context.Background(), testKey)
 			if tc.wantErr {
-				checkErr(t, err, echogen.KindUnauthenticated, CodeKeyRejected, "invalid x-api-key", 0)
+				checkErr(t, err, echogen.KindUnauthenticated, providerhttp.LLMKeyRejected, "invalid x-api-key", 0)
 				return
 			}
 			if err != nil {
@@ -345,5 +346,5 @@ func TestCompleteTimeout(t *testing.T) {
 	defer srv.Close()
 	c := New(Options{HTTPClient: srv.Client(), BaseURL: srv.URL, Timeout: 50 * time.Millisecond})
 	_, err := c.Complete(context.Background(), testKey, echogen.LLMRequest{Model: "m", Messages: []echogen.LLMMessage{{Role: "user", Content: "x"}}})
-	checkErr(t, err, echogen.KindUnavailable, CodeTimeout, "did not answer in time", 0)
+	checkErr(t, err, echogen.KindUnavailable, providerhttp.LLMTimeout, "did not answer in time", 0)
 }

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -42,23 +41,7 @@ const (
 	maxModelPages = 20
 )
 
-// Error codes of the errors Complete and ListModels return; the same codes
-// as the openai package's.
-const (
-	CodeInvalidRequest = "llm_invalid_request" // the LLMRequest cannot be sent (no key, no model, bad role)
-	CodeKeyRejected    = "llm_key_rejected"    // 401, 403, 400 "API key not valid"
-	CodeRateLimited    = "llm_rate_limited"    // 429, RESOURCE_EXHAUSTED
-	CodeTimeout        = "llm_timeout"         // 408, 504, or no answer in time
-	CodeUnavailable    = "llm_unavailable"     // 5xx or a network error
-	CodeBadResponse    = "llm_bad_response"    // an answer we cannot read
-	CodeRejected       = "llm_rejected"        // another 4xx
-	CodeEmptyAnswer    = "llm_empty_answer"    // a candidate without text
-	CodeRefused        = "llm_refused"         // blocked by Gemini (no candidates, blockReason, SAFETY, …)
-	CodeCanceled       = "llm_canceled"        // the caller's context ended
-)
-
-// errTimeout is the cause of a call's own deadline.
-var errTimeout = fmt.Errorf("LLM call timed out: %w", context.DeadlineExceeded)
+// Errors carry the codes of providerhttp (LLMKeyRejected, LLMRateLimited, …).
 
 // Options configures a Client.
 type Options struct {
@@ -130,10 +113,10 @@ func (r *recorder) last() (int, http.Header) {
 func (c *Client) sdk(ctx context.Context, apiKey string) (*genai.Client, *recorder, error) {
 	if strings.TrimSpace(apiKey) == "" {
 		// An empty key would make the SDK fall back to GOOGLE_API_KEY / GEMINI_API_KEY.
-		return nil, nil, echogen.Errorf(echogen.KindBadRequest, CodeInvalidRequest, "no %s API key", name)
+		return nil, nil, echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "no %s API key", name)
 	}
 	if !providerhttp.ValidHeaderValue(apiKey) {
-		return nil, nil, echogen.Errorf(echogen.KindBadRequest, CodeInvalidRequest,
+		return nil, nil, echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest,
 			"the %s API key contains characters that cannot be sent in a request header", name)
 	}
 	next := c.hc.Transport
@@ -155,7 +138,7 @@ func (c *Client) sdk(ctx context.Context, apiKey string) (*genai.Client, *record
 	})
 	if err != nil {
 		// The SDK's message prints the whole config, key included: never keep it.
-		return nil, nil, &echogen.Error{Kind: echogen.KindInternal, Code: CodeInvalidRequest,
+		return nil, nil, &echogen.Error{Kind: echogen.KindInternal, Code: providerhttp.LLMInvalidRequest,
 			Message: "could not set up the " + name + " client"}
 	}
 	return cl, rec, nil
@@ -189,7 +172,7 @@ func (c *Client) complete(ctx context.Context, apiKey string, req echogen.LLMReq
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errTimeout)
+	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, providerhttp.ErrLLMTimeout)
 	defer cancel()
 
 	out, err := cl.Models.GenerateContent(cctx, model, contents, cfg)
@@ -203,10 +186,10 @@ func (c *Client) complete(ctx context.Context, apiKey string, req echogen.LLMReq
 func params(req echogen.LLMRequest) (string, []*genai.Content, *genai.GenerateContentConfig, error) {
 	model := strings.TrimPrefix(strings.TrimSpace(req.Model), "models/")
 	if model == "" {
-		return "", nil, nil, echogen.Errorf(echogen.KindBadRequest, CodeInvalidRequest, "no model given for %s", name)
+		return "", nil, nil, echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "no model given for %s", name)
 	}
 	if strings.ContainsAny(model, "/?#%:\\ ") || model == "." || model == ".." {
-		return "", nil, nil, echogen.Errorf(echogen.KindBadRequest, CodeInvalidRequest, "%q is not a %s model name", providerhttp.Clean(model), name)
+		return "", nil, nil, echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "%q is not a %s model name", providerhttp.Clean(model), name)
 	}
 	cfg := &genai.GenerateContentConfig{AutomaticContinuation: genai.Ptr(false)}
 	var system []*genai.Part
@@ -220,11 +203,11 @@ func params(req echogen.LLMRequest) (string, []*genai.Content, *genai.GenerateCo
 		case "assistant":
 			contents = append(contents, &genai.Content{Role: genai.RoleModel, Parts: []*genai.Part{{Text: m.Content}}})
 		default:
-			return "", nil, nil, echogen.Errorf(echogen.KindBadRequest, CodeInvalidRequest, "unknown message role %q", providerhttp.Clean(m.Role))
+			return "", nil, nil, echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "unknown message role %q", providerhttp.Clean(m.Role))
 		}
 	}
 	if len(contents) == 0 {
-		return "", nil, nil, echogen.Errorf(echogen.KindBadRequest, CodeInvalidRequest, "no user message to send to %s", name)
+		return "", nil, nil, echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "no user message to send to %s", name)
 	}
 	if len(system) > 0 {
 		cfg.SystemInstruction = &genai.Content{Parts: system}
@@ -256,7 +239,7 @@ var blockedFinish = map[genai.FinishReason]bool{
 func answer(out *genai.GenerateContentResponse, requested, apiKey string) (*echogen.LLMResponse, error) {
 	clean := func(s string) string { return providerhttp.Clean(providerhttp.Scrub(s, apiKey)) }
 	blocked := func(why string) error {
-		return echogen.Errorf(echogen.KindBadRequest, CodeRefused, "blocked by %s: %s", name, why)
+		return echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMRefused, "blocked by %s: %s", name, why)
 	}
 	if out == nil {
 		return nil, blocked("no answer")
@@ -293,7 +276,7 @@ func answer(out *genai.GenerateContentResponse, requested, apiKey string) (*echo
 		if finish != "" {
 			msg += " (finish reason " + clean(finish) + ")"
 		}
-		return nil, &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeEmptyAnswer, Message: msg}
+		return nil, &echogen.Error{Kind: echogen.KindUnavailable, Code: providerhttp.LLMEmptyAnswer, Message: msg}
 	}
 	model := out.ModelVersion
 	if model == "" {
@@ -337,7 +320,7 @@ func (c *Client) listModels(ctx context.Context, apiKey string) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errTimeout)
+	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, providerhttp.ErrLLMTimeout)
 	defer cancel()
 
 	page, err := cl.Models.List(cctx, &genai.ListModelsConfig{PageSize: 1000})
@@ -384,41 +367,20 @@ func generates(m *genai.Model) bool {
 
 // callError maps an error of the SDK to an *echogen.Error.
 func callError(ctx context.Context, rec *recorder, err error, apiKey string) error {
-	switch {
-	case context.Cause(ctx) == errTimeout:
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout,
-			Message: name + " did not answer in time", Err: errTimeout}
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout,
-			Message: name + " did not answer in time", Err: context.Cause(ctx)}
-	case ctx.Err() != nil:
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeCanceled,
-			Message: "the call to " + name + " was canceled", Err: context.Cause(ctx)}
-	}
 	status, header := rec.last()
-	var apiErr genai.APIError
-	if errors.As(err, &apiErr) {
-		if status < 400 && apiErr.Code >= 400 {
-			status = apiErr.Code
+	if ctx.Err() == nil {
+		var apiErr genai.APIError
+		if errors.As(err, &apiErr) {
+			if status < 400 && apiErr.Code >= 400 {
+				status = apiErr.Code
+			}
+			return statusError(status, header, apiErr, apiKey)
 		}
-		return statusError(status, header, apiErr, apiKey)
+		if status >= 400 {
+			return statusError(status, header, genai.APIError{}, apiKey)
+		}
 	}
-	if status >= 400 {
-		return statusError(status, header, genai.APIError{}, apiKey)
-	}
-	if status != 0 {
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeBadResponse,
-			Message: name + " sent an answer that is not the JSON we expect",
-			Err:     errors.New(providerhttp.Scrub(err.Error(), apiKey))}
-	}
-	cause := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = ue.Err // the URL is not the caller's business
-	}
-	return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeUnavailable,
-		Message: providerhttp.Clean(providerhttp.Scrub("could not reach "+name+": "+cause.Error(), apiKey)),
-		Err:     errors.New(providerhttp.Scrub(err.Error(), apiKey))}
+	return providerhttp.LLMCallError(ctx, name, err, status != 0, apiKey)
 }
 
 // statusError maps an error answer. The SDK's error is not kept as the
@@ -428,35 +390,21 @@ func statusError(code int, h http.Header, e genai.APIError, apiKey string) error
 	if t := strings.TrimSpace(said); strings.HasPrefix(t, "<") {
 		said = "" // an HTML page from a proxy
 	}
-	said = providerhttp.Clean(providerhttp.Scrub(said, apiKey))
-	with := func(msg string) string {
-		if said != "" {
-			return msg + ": " + said
-		}
-		return msg
+	cause := fmt.Sprintf("HTTP %d %s", code, e.Status)
+	if code < 400 {
+		return &echogen.Error{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse,
+			Message: fmt.Sprintf("%s sent an unexpected answer (HTTP %d)", name, code), Err: errors.New(cause)}
 	}
-	cause := fmt.Errorf("HTTP %d %s", code, providerhttp.Clean(e.Status))
+	llmCode := providerhttp.LLMCodeOf(code)
 	switch {
-	case code == http.StatusUnauthorized || code == http.StatusForbidden || keyInvalid(code, e):
-		return &echogen.Error{Kind: echogen.KindUnauthenticated, Code: CodeKeyRejected,
-			Message: with(name + " refused the API key"), Err: cause}
-	case code == http.StatusTooManyRequests || e.Status == "RESOURCE_EXHAUSTED":
-		return &echogen.Error{Kind: echogen.KindRateLimited, Code: CodeRateLimited,
-			Message:    with("rate limited by " + name + ", try again later"),
-			RetryAfter: retryAfter(h, e, time.Now()), Err: cause}
-	case code == http.StatusRequestTimeout || code == http.StatusGatewayTimeout || e.Status == "DEADLINE_EXCEEDED":
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout,
-			Message: with(name + " timed out"), RetryAfter: retryAfter(h, e, time.Now()), Err: cause}
-	case code >= 500:
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeUnavailable,
-			Message:    with(fmt.Sprintf("%s is unavailable (HTTP %d)", name, code)),
-			RetryAfter: retryAfter(h, e, time.Now()), Err: cause}
-	case code >= 400:
-		return &echogen.Error{Kind: echogen.KindBadRequest, Code: CodeRejected,
-			Message: with(fmt.Sprintf("%s refused the request (HTTP %d)", name, code)), Err: cause}
+	case keyInvalid(code, e):
+		llmCode = providerhttp.LLMKeyRejected
+	case e.Status == "RESOURCE_EXHAUSTED":
+		llmCode = providerhttp.LLMRateLimited
+	case e.Status == "DEADLINE_EXCEEDED":
+		llmCode = providerhttp.LLMTimeout
 	}
-	return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeBadResponse,
-		Message: fmt.Sprintf("%s sent an unexpected answer (HTTP %d)", name, code), Err: cause}
+	return providerhttp.LLMStatusError(name, llmCode, code, said, cause, retryAfter(h, e, time.Now()), apiKey)
 }
 
 // keyInvalid tells a refused key, which Gemini answers with 400

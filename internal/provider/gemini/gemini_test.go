@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/echogen/server/internal/provider/providerhttp"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -218,81 +219,81 @@ func TestCompleteErrors(t *testing.T) {
 			status: 400,
 			body: `{"error":{"code":400,"message":"API key not valid. Please pass a valid API key. (key ` + testKey + `)","status":"INVALID_ARGUMENT",
 "details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com"}]}}`,
-			wantKind: echogen.KindUnauthenticated, wantCode: CodeKeyRejected, wantMsgHas: "API key not valid",
+			wantKind: echogen.KindUnauthenticated, wantCode: providerhttp.LLMKeyRejected, wantMsgHas: "API key not valid",
 		},
 		{
 			name:     "400 API key message without details",
 			status:   400,
 			body:     `{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}}`,
-			wantKind: echogen.KindUnauthenticated, wantCode: CodeKeyRejected,
+			wantKind: echogen.KindUnauthenticated, wantCode: providerhttp.LLMKeyRejected,
 		},
 		{
 			name:     "403 permission denied",
 			status:   403,
 			body:     `{"error":{"code":403,"message":"Method doesn't allow unregistered callers.","status":"PERMISSION_DENIED"}}`,
-			wantKind: echogen.KindUnauthenticated, wantCode: CodeKeyRejected,
+			wantKind: echogen.KindUnauthenticated, wantCode: providerhttp.LLMKeyRejected,
 		},
 		{
 			name:     "other 400",
 			status:   400,
 			body:     `{"error":{"code":400,"message":"Invalid JSON payload received.","status":"INVALID_ARGUMENT"}}`,
-			wantKind: echogen.KindBadRequest, wantCode: CodeRejected, wantMsgHas: "Invalid JSON payload",
+			wantKind: echogen.KindBadRequest, wantCode: providerhttp.LLMRejected, wantMsgHas: "Invalid JSON payload",
 		},
 		{
 			name:     "429 with Retry-After",
 			status:   429,
 			header:   map[string]string{"Retry-After": "30"},
 			body:     `{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}`,
-			wantKind: echogen.KindRateLimited, wantCode: CodeRateLimited, wantRetry: 30 * time.Second,
+			wantKind: echogen.KindRateLimited, wantCode: providerhttp.LLMRateLimited, wantRetry: 30 * time.Second,
 		},
 		{
 			name:   "429 with RetryInfo",
 			status: 429,
 			body: `{"error":{"code":429,"message":"You exceeded your current quota.","status":"RESOURCE_EXHAUSTED",
 "details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"7s"}]}}`,
-			wantKind: echogen.KindRateLimited, wantCode: CodeRateLimited, wantRetry: 7 * time.Second,
+			wantKind: echogen.KindRateLimited, wantCode: providerhttp.LLMRateLimited, wantRetry: 7 * time.Second,
 		},
 		{
 			name:     "500",
 			status:   500,
 			body:     `{"error":{"code":500,"message":"An internal error has occurred.","status":"INTERNAL"}}`,
-			wantKind: echogen.KindUnavailable, wantCode: CodeUnavailable, wantMsgHas: "HTTP 500",
+			wantKind: echogen.KindUnavailable, wantCode: providerhttp.LLMUnavailable, wantMsgHas: "HTTP 500",
 		},
 		{
 			name:     "503 HTML from a proxy",
 			status:   503,
 			body:     `<html><body>Service Unavailable</body></html>`,
-			wantKind: echogen.KindUnavailable, wantCode: CodeUnavailable,
+			wantKind: echogen.KindUnavailable, wantCode: providerhttp.LLMUnavailable,
 		},
 		{
 			name:     "malformed JSON",
 			status:   200,
 			body:     `{"candidates":[{"content":`,
-			wantKind: echogen.KindUnavailable, wantCode: CodeBadResponse,
+			wantKind: echogen.KindUnavailable, wantCode: providerhttp.LLMBadResponse,
 		},
 		{
 			name:     "no candidates",
 			status:   200,
 			body:     `{"usageMetadata":{"promptTokenCount":4}}`,
-			wantKind: echogen.KindBadRequest, wantCode: CodeRefused, wantMsgHas: "blocked by Gemini",
+			wantKind: echogen.KindBadRequest, wantCode: providerhttp.LLMRefused, wantMsgHas: "blocked by Gemini",
 		},
 		{
 			name:     "blocked prompt",
 			status:   200,
 			body:     `{"promptFeedback":{"blockReason":"SAFETY","safetyRatings":[]},"usageMetadata":{"promptTokenCount":4}}`,
-			wantKind: echogen.KindBadRequest, wantCode: CodeRefused, wantMsgHas: "blocked by Gemini: the prompt (SAFETY)",
+			wantKind: echogen.KindBadRequest, wantCode: providerhttp.LLMRefused, wantMsgHas: "blocked by Gemini: the prompt (SAFETY)",
 		},
 		{
 			name:     "answer stopped for safety",
 			status:   200,
 			body:     `{"candidates":[{"finishReason":"SAFETY","safetyRatings":[]}]}`,
-			wantKind: echogen.KindBadRequest, wantCode: CodeRefused, wantMsgHas: "blocked by Gemini: the answer (SAFETY)",
+			wantKind: echogen.KindBadRequest, wantCode: providerhttp.LLMRefused, wantMsgHas: "blocked by Gemini: the answer (SAFETY)",
 		},
 		{
 			name:     "empty text",
 			status:   200,
 			body:     `{"candidates":[{"content":{"parts":[{"text":""}]},"finishReason":"STOP"}]}`,
-			wantKind: echogen.KindUnavailable, wantCode: CodeEmptyAnswer,
+			wantKind: echogen.KindUnavailable, wantCode: providerhttp.LLMEmptyAnswer,
 		},
 	}
 	for _, tt := range tests {
@@ -366,7 +367,7 @@ func TestCompleteInvalidRequest(t *testing.T) {
 			s := &stub{wantPath: "/never", status: 200, body: okBody}
 			c := newServer(t, s)
 			_, err := c.Complete(context.Background(), tt.key, tt.req)
-			checkErr(t, err, echogen.KindBadRequest, CodeInvalidRequest)
+			checkErr(t, err, echogen.KindBadRequest, providerhttp.LLMInvalidRequest)
 			if n := s.hits.Load(); n != 0 {
 				t.Errorf("server hit %d times, want 0", n)
 			}
@@ -415,14 +416,14 @@ func TestCompleteTimeoutAndCancel(t *testing.T) {
 	t.Run("own timeout", func(t *testing.T) {
 		c := New(Options{HTTPClient: srv.Client(), BaseURL: srv.URL, Timeout: time.Millisecond})
 		_, err := c.Complete(context.Background(), testKey, baseRequest())
-		checkErr(t, err, echogen.KindUnavailable, CodeTimeout)
+		checkErr(t, err, echogen.KindUnavailable, providerhttp.LLMTimeout)
 	})
 	t.Run("caller canceled", func(t *testing.T) {
 		c := New(Options{HTTPClient: srv.Client(), BaseURL: srv.URL})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		_, err := c.Complete(ctx, testKey, baseRequest())
-		checkErr(t, err, echogen.KindUnavailable, CodeCanceled)
+		checkErr(t, err, echogen.KindUnavailable, providerhttp.LLMCanceled)
 	})
 }
 
@@ -432,7 +433,7 @@ func TestCompleteUnreachable(t *testing.T) {
 	srv.Close()
 	c := New(Options{BaseURL: url})
 	_, err := c.Complete(context.Background(), testKey, baseRequest())
-	checkErr(t, err, echogen.KindUnavailable, CodeUnavailable)
+	checkErr(t, err, echogen.KindUnavailable, providerhttp.LLMUnavailable)
 }
 
 func TestListModels(t *testing.T) {
@@ -458,7 +459,7 @@ func TestListModels(t *testing.T) {
 			name:     "401",
 			status:   401,
 			body:     `{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}`,
-			wantKind: echogen.KindUnauthenticated, wantCode: CodeKeyRejected,
+			wantKind: echogen.KindUnauthenticated, wantCode: providerhttp.LLMKeyRejected,
 		},
 	}
 	for _, tt := range tests {

@@ -48,22 +48,7 @@ const DefaultSchemaName = "response"
 // maxRetryAfter caps a server's Retry-After.
 const maxRetryAfter = time.Hour
 
-// Error codes of the errors Complete and ListModels return.
-const (
-	CodeInvalidRequest = "llm_invalid_request" // the LLMRequest cannot be sent (no model, bad role, bad base URL)
-	CodeKeyRejected    = "llm_key_rejected"    // 401, 403
-	CodeRateLimited    = "llm_rate_limited"    // 429
-	CodeTimeout        = "llm_timeout"         // 408, or no answer in time
-	CodeUnavailable    = "llm_unavailable"     // 5xx or a network error
-	CodeBadResponse    = "llm_bad_response"    // an answer we cannot read
-	CodeRejected       = "llm_rejected"        // another 4xx
-	CodeEmptyAnswer    = "llm_empty_answer"    // no choice, or no text
-	CodeRefused        = "llm_refused"         // the model refused (message.refusal)
-	CodeCanceled       = "llm_canceled"        // the caller's context ended
-)
-
-// errTimeout is the cause of a call's own deadline.
-var errTimeout = fmt.Errorf("LLM call timed out: %w", context.DeadlineExceeded)
+// Errors carry the codes of providerhttp (LLMKeyRejected, LLMRateLimited, …).
 
 // Options configures a Client.
 type Options struct {
@@ -160,11 +145,11 @@ func (c *Client) baseURL(reqBase string) (string, error) {
 		b = c.base
 	}
 	if b == "" {
-		return "", echogen.Errorf(echogen.KindBadRequest, CodeInvalidRequest, "%s needs a base URL", c.name)
+		return "", echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "%s needs a base URL", c.name)
 	}
 	u, err := url.Parse(b)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return "", echogen.Errorf(echogen.KindBadRequest, CodeInvalidRequest, "the base URL of %s is not an http(s) URL", c.name)
+		return "", echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "the base URL of %s is not an http(s) URL", c.name)
 	}
 	return b, nil
 }
@@ -203,7 +188,7 @@ func (c *Client) complete(ctx context.Context, apiKey string, req echogen.LLMReq
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errTimeout)
+	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, providerhttp.ErrLLMTimeout)
 	defer cancel()
 
 	var raw *http.Response
@@ -213,18 +198,18 @@ func (c *Client) complete(ctx context.Context, apiKey string, req echogen.LLMReq
 		return nil, c.callError(cctx, raw, err, apiKey)
 	}
 	if comp == nil || len(comp.Choices) == 0 {
-		return nil, echogen.Errorf(echogen.KindUnavailable, CodeEmptyAnswer, "%s sent an empty answer", c.name)
+		return nil, echogen.Errorf(echogen.KindUnavailable, providerhttp.LLMEmptyAnswer, "%s sent an empty answer", c.name)
 	}
 	choice := comp.Choices[0]
 	if choice.Message.Content == "" {
 		if r := providerhttp.Clean(providerhttp.Scrub(choice.Message.Refusal, apiKey)); r != "" {
-			return nil, echogen.Errorf(echogen.KindBadRequest, CodeRefused, "the model refused: %s", r)
+			return nil, echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMRefused, "the model refused: %s", r)
 		}
 		msg := fmt.Sprintf("%s sent an empty answer", c.name)
 		if choice.FinishReason != "" {
 			msg += " (finish reason " + providerhttp.Clean(choice.FinishReason) + ")"
 		}
-		return nil, &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeEmptyAnswer, Message: msg}
+		return nil, &echogen.Error{Kind: echogen.KindUnavailable, Code: providerhttp.LLMEmptyAnswer, Message: msg}
 	}
 	model := comp.Model
 	if model == "" {
@@ -243,10 +228,10 @@ func (c *Client) complete(ctx context.Context, apiKey string, req echogen.LLMReq
 func (c *Client) params(req echogen.LLMRequest) (openai.ChatCompletionNewParams, error) {
 	var p openai.ChatCompletionNewParams
 	if strings.TrimSpace(req.Model) == "" {
-		return p, echogen.Errorf(echogen.KindBadRequest, CodeInvalidRequest, "no model given for %s", c.name)
+		return p, echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "no model given for %s", c.name)
 	}
 	if len(req.Messages) == 0 {
-		return p, echogen.Errorf(echogen.KindBadRequest, CodeInvalidRequest, "no messages to send to %s", c.name)
+		return p, echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "no messages to send to %s", c.name)
 	}
 	p.Model = req.Model
 	p.Messages = make([]openai.ChatCompletionMessageParamUnion, 0, len(req.Messages))
@@ -261,7 +246,7 @@ func (c *Client) params(req echogen.LLMRequest) (openai.ChatCompletionNewParams,
 		case "assistant":
 			p.Messages = append(p.Messages, openai.AssistantMessage(m.Content))
 		default:
-			return p, echogen.Errorf(echogen.KindBadRequest, CodeInvalidRequest, "unknown message role %q", providerhttp.Clean(m.Role))
+			return p, echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "unknown message role %q", providerhttp.Clean(m.Role))
 		}
 	}
 	if req.Temperature != nil {
@@ -304,7 +289,7 @@ func (c *Client) listModels(ctx context.Context, apiKey, baseURL string) ([]stri
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errTimeout)
+	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, providerhttp.ErrLLMTimeout)
 	defer cancel()
 
 	var raw *http.Response
@@ -326,78 +311,31 @@ func (c *Client) listModels(ctx context.Context, apiKey, baseURL string) ([]stri
 // callError maps an error of the SDK to an *echogen.Error. raw is the
 // last HTTP answer, nil when none came.
 func (c *Client) callError(ctx context.Context, raw *http.Response, err error, apiKey string) error {
-	switch {
-	case context.Cause(ctx) == errTimeout:
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout,
-			Message: c.name + " did not answer in time", Err: errTimeout}
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout,
-			Message: c.name + " did not answer in time", Err: context.Cause(ctx)}
-	case ctx.Err() != nil:
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeCanceled,
-			Message: "the call to " + c.name + " was canceled", Err: context.Cause(ctx)}
+	if ctx.Err() == nil {
+		var apiErr *openai.Error
+		if errors.As(err, &apiErr) {
+			return c.statusError(apiErr.StatusCode, apiErr.Response, apiErr.Message, apiKey)
+		}
+		if raw != nil && raw.StatusCode >= 400 {
+			// An error answer without OpenAI's {"error":{…}} shape.
+			return c.statusError(raw.StatusCode, raw, "", apiKey)
+		}
 	}
-	var apiErr *openai.Error
-	if errors.As(err, &apiErr) {
-		return c.statusError(apiErr.StatusCode, apiErr.Response, apiErr.Message, apiKey)
-	}
-	if raw != nil && raw.StatusCode >= 400 {
-		// An error answer without OpenAI's {"error":{…}} shape.
-		return c.statusError(raw.StatusCode, raw, "", apiKey)
-	}
-	if raw != nil {
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeBadResponse,
-			Message: c.name + " sent an answer that is not the JSON we expect",
-			Err:     errors.New(providerhttp.Scrub(err.Error(), apiKey))}
-	}
-	cause := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = ue.Err // the URL is not the caller's business
-	}
-	return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeUnavailable,
-		Message: providerhttp.Clean(providerhttp.Scrub("could not reach "+c.name+": "+cause.Error(), apiKey)),
-		Err:     errors.New(providerhttp.Scrub(err.Error(), apiKey))}
+	return providerhttp.LLMCallError(ctx, c.name, err, raw != nil, apiKey)
 }
 
 // statusError maps an HTTP error answer; said is the API's error.message.
 // The SDK's error is not kept as the cause: it holds the request, and so
 // the key.
 func (c *Client) statusError(code int, resp *http.Response, said, apiKey string) error {
-	if said == "" && resp != nil && resp.Body != nil {
-		said = bodyMessage(resp.Body)
-	}
-	said = providerhttp.Clean(providerhttp.Scrub(said, apiKey))
-	with := func(msg string) string {
-		if said != "" {
-			return msg + ": " + said
-		}
-		return msg
-	}
-	cause := fmt.Errorf("HTTP %d", code)
 	var h http.Header
 	if resp != nil {
 		h = resp.Header
+		if said == "" && resp.Body != nil {
+			said = bodyMessage(resp.Body)
+		}
 	}
-	switch {
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return &echogen.Error{Kind: echogen.KindUnauthenticated, Code: CodeKeyRejected,
-			Message: with(c.name + " refused the API key"), Err: cause}
-	case code == http.StatusTooManyRequests:
-		return &echogen.Error{Kind: echogen.KindRateLimited, Code: CodeRateLimited,
-			Message:    with("rate limited by " + c.name + ", try again later"),
-			RetryAfter: retryAfter(h, time.Now()), Err: cause}
-	case code == http.StatusRequestTimeout:
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeTimeout,
-			Message: with(c.name + " timed out"), RetryAfter: retryAfter(h, time.Now()), Err: cause}
-	case code >= 500:
-		return &echogen.Error{Kind: echogen.KindUnavailable, Code: CodeUnavailable,
-			Message:    with(fmt.Sprintf("%s is unavailable (HTTP %d)", c.name, code)),
-			RetryAfter: retryAfter(h, time.Now()), Err: cause}
-	default:
-		return &echogen.Error{Kind: echogen.KindBadRequest, Code: CodeRejected,
-			Message: with(fmt.Sprintf("%s refused the request (HTTP %d)", c.name, code)), Err: cause}
-	}
+	return providerhttp.LLMStatusError(c.name, providerhttp.LLMCodeOf(code), code, said, fmt.Sprintf("HTTP %d", code), retryAfter(h, time.Now()), apiKey)
 }
 
 // bodyMessage reads the message of an error answer that is not OpenAI's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/echogen/server/internal/provider/providerhttp"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -250,98 +251,98 @@ func TestComplete(t *testing.T) {
 		{
 			name: "401 with OpenAI's error", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{status: 401, body: openAIError("Incorrect API key provided: sk-test****cdef. You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_request_error", "invalid_api_key")},
-			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: openai.CodeKeyRejected, contains: "Incorrect API key provided: sk-test****cdef"},
+			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: providerhttp.LLMKeyRejected, contains: "Incorrect API key provided: sk-test****cdef"},
 		},
 		{
 			name: "403", client: openai.NewGroq, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{status: 403, body: openAIError("Forbidden", "permission_error", "")},
-			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: openai.CodeKeyRejected, contains: "Forbidden"},
+			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: providerhttp.LLMKeyRejected, contains: "Forbidden"},
 		},
 		{
 			name: "429 with Retry-After seconds", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{status: 429, header: map[string]string{"Retry-After": "7"}, body: openAIError("Rate limit reached for gpt-test", "requests", "rate_limit_exceeded")},
-			wantErr: &wantErr{kind: echogen.KindRateLimited, code: openai.CodeRateLimited, contains: "Rate limit reached", retryAfter: 7 * time.Second},
+			wantErr: &wantErr{kind: echogen.KindRateLimited, code: providerhttp.LLMRateLimited, contains: "Rate limit reached", retryAfter: 7 * time.Second},
 		},
 		{
 			name: "429 with retry-after-ms", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{status: 429, header: map[string]string{"Retry-After": "2", "retry-after-ms": "1500"}, body: openAIError("slow down", "requests", "rate_limit_exceeded")},
-			wantErr: &wantErr{kind: echogen.KindRateLimited, code: openai.CodeRateLimited, contains: "slow down", retryAfter: 1500 * time.Millisecond},
+			wantErr: &wantErr{kind: echogen.KindRateLimited, code: providerhttp.LLMRateLimited, contains: "slow down", retryAfter: 1500 * time.Millisecond},
 		},
 		{
 			name: "429 with an HTTP date in the past", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{status: 429, header: map[string]string{"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, body: openAIError("slow down", "requests", "")},
-			wantErr: &wantErr{kind: echogen.KindRateLimited, code: openai.CodeRateLimited, contains: "slow down"},
+			wantErr: &wantErr{kind: echogen.KindRateLimited, code: providerhttp.LLMRateLimited, contains: "slow down"},
 		},
 		{
 			name: "500 is not retried", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{status: 500, body: openAIError("The server had an error while processing your request.", "server_error", "")},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: openai.CodeUnavailable, contains: "The server had an error"},
+			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMUnavailable, contains: "The server had an error"},
 		},
 		{
 			name: "502 with an HTML page", client: openai.NewOpenRouter, key: testKey, req: baseRequest(), body: baseBody(), headers: openRouterHeaders,
 			ans:     answer{status: 502, ctype: "text/html", body: "<html><body>Bad gateway</body></html>"},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: openai.CodeUnavailable, contains: "HTTP 502"},
+			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMUnavailable, contains: "HTTP 502"},
 		},
 		{
 			name: "402 from OpenRouter", client: openai.NewOpenRouter, key: testKey, req: baseRequest(), body: baseBody(), headers: openRouterHeaders,
 			ans:     answer{status: 402, body: `{"error":{"message":"Insufficient credits","code":402}}`},
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: openai.CodeRejected, contains: "Insufficient credits"},
+			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMRejected, contains: "Insufficient credits"},
 		},
 		{
 			name: "404 with a plain error string", client: openai.NewOllama, req: bare, body: bareBody,
 			ans:     answer{status: 404, body: `{"error":"model \"llama3\" not found, try pulling it first"}`},
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: openai.CodeRejected, contains: `model "llama3" not found`},
+			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMRejected, contains: `model "llama3" not found`},
 		},
 		{
 			name: "400 that echoes the key", client: openai.NewCompatible, key: testKey, req: bare, body: bareBody,
 			ans:     answer{status: 400, body: openAIError("bad key "+testKey+" for model", "invalid_request_error", "")},
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: openai.CodeRejected, contains: "bad key [redacted] for model"},
+			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMRejected, contains: "bad key [redacted] for model"},
 		},
 		{
 			name: "malformed JSON", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{body: `{"id":"chatcmpl-1","choices":[{"message":`},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: openai.CodeBadResponse},
+			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMBadResponse},
 		},
 		{
 			name: "empty choices", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{body: `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-test","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":0,"total_tokens":1}}`},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: openai.CodeEmptyAnswer, contains: "empty answer"},
+			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMEmptyAnswer, contains: "empty answer"},
 		},
 		{
 			name: "empty content", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{body: chatOK("", "length")},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: openai.CodeEmptyAnswer, contains: "empty answer (finish reason length)"},
+			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMEmptyAnswer, contains: "empty answer (finish reason length)"},
 		},
 		{
 			name: "refusal", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{body: `{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":"I can't help with that."},"finish_reason":"stop"}]}`},
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: openai.CodeRefused, contains: "I can't help with that."},
+			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMRefused, contains: "I can't help with that."},
 		},
 		{
 			name: "timeout", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			opts:    openai.Options{Timeout: 100 * time.Millisecond},
 			ans:     answer{hang: true},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: openai.CodeTimeout},
+			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMTimeout},
 		},
 		{
 			name: "compatible server needs a base URL", client: openai.NewCompatible, key: testKey, req: bare,
 			baseURL: func(string) string { return "" }, calls: -1,
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: openai.CodeInvalidRequest, contains: "base URL"},
+			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMInvalidRequest, contains: "base URL"},
 		},
 		{
 			name: "base URL must be http(s)", client: openai.NewCompatible, key: testKey, req: bare,
 			baseURL: func(string) string { return "file:///etc" }, calls: -1,
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: openai.CodeInvalidRequest},
+			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMInvalidRequest},
 		},
 		{
 			name: "unknown role", client: openai.NewOpenAI, key: testKey, calls: -1,
 			req:     echogen.LLMRequest{Model: "m", Messages: []echogen.LLMMessage{{Role: "tool", Content: "x"}}},
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: openai.CodeInvalidRequest, contains: `"tool"`},
+			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMInvalidRequest, contains: `"tool"`},
 		},
 		{
 			name: "no model", client: openai.NewOpenAI, key: testKey, calls: -1,
 			req:     echogen.LLMRequest{Messages: []echogen.LLMMessage{{Role: "user", Content: "x"}}},
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: openai.CodeInvalidRequest},
+			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMInvalidRequest},
 		},
 	}
 	for _, tt := range tests {
@@ -424,7 +425,7 @@ func TestCompleteNetworkError(t *testing.T) {
 	req := baseRequest()
 	req.BaseURL = base
 	_, err := openai.NewCompatible(openai.Options{}).Complete(context.Background(), testKey, req)
-	checkErr(t, err, wantErr{kind: echogen.KindUnavailable, code: openai.CodeUnavailable, contains: "could not reach"})
+	checkErr(t, err, wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMUnavailable, contains: "could not reach"})
 }
 
 func TestCompleteCanceled(t *testing.T) {
@@ -436,7 +437,7 @@ func TestCompleteCanceled(t *testing.T) {
 	req := baseRequest()
 	req.BaseURL = srv.URL
 	_, err := openai.NewCompatible(openai.Options{HTTPClient: srv.Client()}).Complete(ctx, testKey, req)
-	checkErr(t, err, wantErr{kind: echogen.KindUnavailable, code: openai.CodeCanceled})
+	checkErr(t, err, wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMCanceled})
 	if !errorsIs(err, context.Canceled) {
 		t.Errorf("error %v does not wrap context.Canceled", err)
 	}
@@ -499,7 +500,7 @@ func TestListModels(t *testing.T) {
 		{
 			name:    "401",
 			ans:     answer{status: 401, body: openAIError("Incorrect API key provided: "+testKey, "invalid_request_error", "invalid_api_key")},
-			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: openai.CodeKeyRejected, contains: "Incorrect API key provided: [redacted]"},
+			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: providerhttp.LLMKeyRejected, contains: "Incorrect API key provided: [redacted]"},
 		},
 	}
 	for _, tt := range tests {
