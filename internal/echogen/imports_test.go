@@ -10,7 +10,6 @@ import (
 	"testing"
 )
 
-
 // TestImportsPointInward keeps the layering of DESIGN.md: the domain
 // imports only the standard library, and the HTTP layer never reaches a
 // store or an outside system's package directly.
