@@ -22,11 +22,14 @@ import (
 	"github.com/echogen/server/internal/ingest"
 	"github.com/echogen/server/internal/jobs"
 	"github.com/echogen/server/internal/mail"
+	"github.com/echogen/server/internal/pipeline"
 	"github.com/echogen/server/internal/postgres"
+	"github.com/echogen/server/internal/provider/anthropic"
 	"github.com/echogen/server/internal/provider/firecrawl"
 	"github.com/echogen/server/internal/provider/gemini"
 	"github.com/echogen/server/internal/provider/hyperbrowser"
 	"github.com/echogen/server/internal/provider/keycheck"
+	"github.com/echogen/server/internal/provider/local"
 	"github.com/echogen/server/internal/provider/openai"
 	"github.com/echogen/server/internal/sqlite"
 	"github.com/echogen/server/internal/vault"
@@ -178,9 +181,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 			// Under the job's own time limit, so Hyperbrowser's message wins.
 			echogen.IngestHyperbrowser: hyperbrowser.New(httpClient, hyperbrowser.Options{Timeout: cfg.IngestJobTimeout * 5 / 6}),
 		}, cfg.IngestJobTimeout))
+	models := newLanguageModels()
+	jobService.Register(echogen.NewScriptHandler(library, models.llms(), pipeline.NewScriptWriter(pipeline.Options{}), local.NewWriter(),
+		echogen.ScriptOptions{Timeout: cfg.ScriptJobTimeout, ProviderCalls: cfg.ProviderCalls}))
 	queue.RegisterJobs(jobService)
 
-	catalogue := echogen.NewCatalogue(library, modelListers(), clock)
+	catalogue := echogen.NewCatalogue(library, models.listers(), clock)
 
 	handler := httpapi.NewServer(httpapi.Deps{
 		Accounts:  accounts,
@@ -327,26 +333,54 @@ func serverKeys(cfg *config.Config) map[echogen.Provider]string {
 	k := cfg.Providers
 	return map[echogen.Provider]string{
 		echogen.ProviderGemini: k.Gemini, echogen.ProviderOpenAI: k.OpenAI, echogen.ProviderGroq: k.Groq,
-		echogen.ProviderOpenRouter: k.OpenRouter, echogen.ProviderFirecrawl: k.Firecrawl,
+		echogen.ProviderOpenRouter: k.OpenRouter, echogen.ProviderAnthropic: k.Anthropic,
+		echogen.ProviderElevenLabs: k.ElevenLabs, echogen.ProviderFirecrawl: k.Firecrawl,
 		echogen.ProviderHyperbrowser: k.Hyperbrowser, echogen.ProviderImageRouter: k.ImageRouter,
 	}
 }
 
-// modelListers ask each provider for the models a user's key can use.
-func modelListers() map[echogen.Provider]echogen.ModelLister {
-	listers := map[echogen.Provider]echogen.ModelLister{}
-	for p, c := range map[echogen.Provider]*openai.Client{
-		echogen.ProviderOpenAI:           openai.NewOpenAI(openai.Options{}),
-		echogen.ProviderGroq:             openai.NewGroq(openai.Options{}),
-		echogen.ProviderOpenRouter:       openai.NewOpenRouter(openai.Options{}),
-		echogen.ProviderOllama:           openai.NewOllama(openai.Options{}),
-		echogen.ProviderOpenAICompatible: openai.NewCompatible(openai.Options{}),
-	} {
+// languageModels are the clients of every model provider.
+type languageModels struct {
+	compatible map[echogen.Provider]*openai.Client
+	gemini     *gemini.Client
+	anthropic  *anthropic.Client
+}
+
+func newLanguageModels() *languageModels {
+	return &languageModels{
+		compatible: map[echogen.Provider]*openai.Client{
+			echogen.ProviderOpenAI:           openai.NewOpenAI(openai.Options{}),
+			echogen.ProviderGroq:             openai.NewGroq(openai.Options{}),
+			echogen.ProviderOpenRouter:       openai.NewOpenRouter(openai.Options{}),
+			echogen.ProviderOllama:           openai.NewOllama(openai.Options{}),
+			echogen.ProviderOpenAICompatible: openai.NewCompatible(openai.Options{}),
+		},
+		gemini:    gemini.New(gemini.Options{}),
+		anthropic: anthropic.New(anthropic.Options{}),
+	}
+}
+
+// llms are the script writers' models, by provider.
+func (m *languageModels) llms() map[echogen.Provider]echogen.LLM {
+	out := map[echogen.Provider]echogen.LLM{echogen.ProviderGemini: m.gemini, echogen.ProviderAnthropic: m.anthropic}
+	for p, c := range m.compatible {
+		out[p] = c
+	}
+	return out
+}
+
+// listers ask each provider for the models a user's key can use.
+func (m *languageModels) listers() map[echogen.Provider]echogen.ModelLister {
+	listers := map[echogen.Provider]echogen.ModelLister{
+		echogen.ProviderGemini: echogen.ModelListerFunc(func(ctx context.Context, key, _ string) ([]string, error) {
+			return m.gemini.ListModels(ctx, key)
+		}),
+		echogen.ProviderAnthropic: echogen.ModelListerFunc(func(ctx context.Context, key, _ string) ([]string, error) {
+			return m.anthropic.ListModels(ctx, key)
+		}),
+	}
+	for p, c := range m.compatible {
 		listers[p] = echogen.ModelListerFunc(c.ListModels)
 	}
-	g := gemini.New(gemini.Options{})
-	listers[echogen.ProviderGemini] = echogen.ModelListerFunc(func(ctx context.Context, key, _ string) ([]string, error) {
-		return g.ListModels(ctx, key)
-	})
 	return listers
 }

@@ -72,6 +72,8 @@ type Config struct {
 	IngestTimeout         time.Duration // INGEST_TIMEOUT
 	IngestJobTimeout      time.Duration // INGEST_JOB_TIMEOUT
 	AllowServerKeys       bool          // ALLOW_SERVER_PROVIDER_KEYS
+	ScriptJobTimeout      time.Duration // SCRIPT_JOB_TIMEOUT
+	ProviderCalls         int           // PROVIDER_MAX_CONCURRENT_CALLS
 	IngestAllowPrivate    bool          // INGEST_ALLOW_PRIVATE_ADDRESSES: tests only
 
 	SMTPHost     string // SMTP_HOST
@@ -101,6 +103,8 @@ type ProviderKeys struct {
 	OpenAI       string // OPENAI_API_KEY
 	Groq         string // GROQ_API_KEY
 	OpenRouter   string // OPENROUTER_API_KEY
+	Anthropic    string // ANTHROPIC_API_KEY
+	ElevenLabs   string // ELEVENLABS_API_KEY
 	Firecrawl    string // FIRECRAWL_API_KEY
 	Hyperbrowser string // HYPERBROWSER_API_KEY
 	ImageRouter  string // IMAGEROUTER_API_KEY
@@ -180,6 +184,8 @@ func Load(getenv func(string) string, dotenv map[string]string) (*Config, error)
 		IngestTimeout:         r.duration("INGEST_TIMEOUT", 20*time.Second, time.Second, 10*time.Minute),
 		IngestJobTimeout:      r.duration("INGEST_JOB_TIMEOUT", 3*time.Minute, time.Second, time.Hour),
 		AllowServerKeys:       r.boolean("ALLOW_SERVER_PROVIDER_KEYS", false),
+		ScriptJobTimeout:      r.duration("SCRIPT_JOB_TIMEOUT", 20*time.Minute, time.Minute, 6*time.Hour),
+		ProviderCalls:         r.integer("PROVIDER_MAX_CONCURRENT_CALLS", 4, 1, 64),
 		IngestAllowPrivate:    r.boolean("INGEST_ALLOW_PRIVATE_ADDRESSES", false),
 
 		SMTPHost:     r.str("SMTP_HOST", ""),
@@ -201,6 +207,8 @@ func Load(getenv func(string) string, dotenv map[string]string) (*Config, error)
 			OpenAI:       r.str("OPENAI_API_KEY", ""),
 			Groq:         r.str("GROQ_API_KEY", ""),
 			OpenRouter:   r.str("OPENROUTER_API_KEY", ""),
+			Anthropic:    r.str("ANTHROPIC_API_KEY", ""),
+			ElevenLabs:   r.str("ELEVENLABS_API_KEY", ""),
 			Firecrawl:    r.str("FIRECRAWL_API_KEY", ""),
 			Hyperbrowser: r.str("HYPERBROWSER_API_KEY", ""),
 			ImageRouter:  r.str("IMAGEROUTER_API_KEY", ""),

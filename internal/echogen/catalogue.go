@@ -77,7 +77,7 @@ func builtinCatalogue() []ProviderInfo {
 		{ID: ProviderHyperbrowser, Name: "Hyperbrowser", Kinds: []string{KindScrape}},
 		{ID: ProviderOllama, Name: "Ollama", Kinds: []string{KindLLM}},
 		{ID: ProviderOpenAICompatible, Name: "OpenAI-compatible server", Kinds: []string{KindLLM, KindTTS}},
-		{ID: "local", Name: "Offline engines", Kinds: []string{KindLLM, KindTTS, KindImage}, HasKey: true, Models: []string{"extractive"}},
+		{ID: ProviderLocal, Name: "Offline engines", Kinds: []string{KindLLM, KindTTS, KindImage}, HasKey: true, Models: []string{"extractive"}},
 	}
 }
 

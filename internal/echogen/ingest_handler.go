@@ -248,14 +248,28 @@ func wordCount(s string) int {
 	return n
 }
 
-// ProviderKey returns the secret to call provider with for the user: their
-// own key (a verified one first, then the newest unverified), else the
-// server's key when the operator allows it. A missing key is an error that
-// says which key to add.
+// ProviderKey returns the secret to call provider with for the user; see
+// ProviderCredential.
 func (s *LibraryService) ProviderKey(ctx context.Context, userID string, provider Provider) (string, error) {
+	c, err := s.ProviderCredential(ctx, userID, provider)
+	return c.Secret, err
+}
+
+// ProviderCredential is how to call a provider for a user.
+type ProviderCredential struct {
+	Secret  string
+	BaseURL string // a self-hosted provider's server (the key's metadata.base_url)
+	Source  string // "user" or "server"
+}
+
+// ProviderCredential resolves the key to call provider with for the user:
+// their own key (a verified one first, then the newest unverified), else
+// the server's key when the operator allows it. A missing key is a
+// KindBadRequest error that says which key to add.
+func (s *LibraryService) ProviderCredential(ctx context.Context, userID string, provider Provider) (ProviderCredential, error) {
 	keys, err := s.store.ListAPIKeys(ctx, userID)
 	if err != nil {
-		return "", err
+		return ProviderCredential{}, err
 	}
 	var pick *APIKey
 	for i := range keys {
@@ -269,10 +283,14 @@ func (s *LibraryService) ProviderKey(ctx context.Context, userID string, provide
 	}
 	if pick != nil {
 		secret, _, err := s.OpenAPIKey(ctx, userID, pick.ID)
-		return secret, err
+		if err != nil {
+			return ProviderCredential{}, err
+		}
+		base, _ := pick.Metadata["base_url"].(string)
+		return ProviderCredential{Secret: secret, BaseURL: base, Source: "user"}, nil
 	}
 	if key := s.serverKeys[provider]; key != "" {
-		return key, nil
+		return ProviderCredential{Secret: key, Source: "server"}, nil
 	}
-	return "", Errorf(KindBadRequest, "missing_api_key", "no %s API key: add one with POST /api/v1/api-keys (provider %q)", provider, provider)
+	return ProviderCredential{}, Errorf(KindBadRequest, "missing_api_key", "no %s API key: add one with POST /api/v1/api-keys (provider %q)", provider, provider)
 }

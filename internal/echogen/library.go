@@ -23,6 +23,10 @@ const (
 	ProviderHyperbrowser     Provider = "hyperbrowser"
 	ProviderOllama           Provider = "ollama"
 	ProviderOpenAICompatible Provider = "openai_compatible"
+
+	// ProviderLocal is the offline engines; it needs no key, so it is not
+	// in Providers.
+	ProviderLocal Provider = "local"
 )
 
 // Providers lists every provider a key can be stored for.

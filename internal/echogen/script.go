@@ -76,3 +76,75 @@ type LLMResponse struct {
 type LLM interface {
 	Complete(ctx context.Context, apiKey string, req LLMRequest) (*LLMResponse, error)
 }
+
+// StyleInfo describes a style to a model: how the app names it and the
+// tones that suit it (contract §4.5).
+type StyleInfo struct {
+	Name        string
+	Description string
+	Tones       []string
+}
+
+// DescribeStyle returns what the app says of a style; unknown styles get
+// the default's description.
+func DescribeStyle(style string) StyleInfo {
+	switch style {
+	case StyleSerious:
+		return StyleInfo{"Serious & Professional", "in-depth, analytical discussion", []string{"authoritatively", "informatively", "thoughtfully", "measured"}}
+	case StyleInvestigative:
+		return StyleInfo{"Investigative Mystery", "deep-dive investigative style that builds suspense", []string{"mysteriously", "urgently", "skeptically", "intrigued"}}
+	case StyleCoffeeChat:
+		return StyleInfo{"Coffee Chat", "casual, intimate conversation between friends", []string{"warmly", "softly", "amused", "relaxed"}}
+	case StyleTechTalk:
+		return StyleInfo{"Tech Talk", "technology-focused discussion that explains how things work", []string{"enthusiastically", "clearly", "curious", "impressed"}}
+	case StyleStorytelling:
+		return StyleInfo{"Storytelling", "narrative-driven presentation", []string{"dramatically", "whispering", "wistfully", "suspenseful"}}
+	}
+	return StyleInfo{"Playful & Fun", "light-hearted, entertaining conversation", []string{"cheerfully", "excitedly", "laughing", "teasing"}}
+}
+
+// ScriptSource is what a script is written from: a title and Markdown
+// text, or, with no text, a topic the model writes about from what it
+// knows.
+type ScriptSource struct {
+	Title string
+	Text  string
+	Topic string
+}
+
+// ScriptDraft is a writer's finished script.
+type ScriptDraft struct {
+	Title    string
+	Segments []Segment
+	// Notes records how it was written (chunks summarised, extend and trim
+	// rounds, repairs), for the script's metadata.
+	Notes map[string]any
+}
+
+// LLMCallFunc calls the job's model with the job's key; the handler behind
+// it applies rate limits, retries and usage recording.
+type LLMCallFunc func(ctx context.Context, req LLMRequest) (*LLMResponse, error)
+
+// StepCache keeps a job's finished steps, so a retried job replays them
+// instead of paying for them again. A miss, or a cache that fails, is
+// never an error: the step is simply done again.
+type StepCache interface {
+	Load(ctx context.Context, step string, v any) bool
+	Store(ctx context.Context, step string, v any)
+}
+
+// ScriptTask is one script to write.
+type ScriptTask struct {
+	Source   ScriptSource
+	Spec     ScriptSpec
+	Model    string
+	Call     LLMCallFunc // nil for offline writers
+	Cache    StepCache
+	Progress func(ctx context.Context, stage string, percent float64, message string)
+}
+
+// ScriptWriter writes a script. Errors are *Error values; the draft's
+// segments have passed CleanSegments.
+type ScriptWriter interface {
+	WriteScript(ctx context.Context, task ScriptTask) (*ScriptDraft, error)
+}

@@ -20,7 +20,10 @@ import (
 	"github.com/echogen/server/internal/httpapi"
 	"github.com/echogen/server/internal/ingest"
 	"github.com/echogen/server/internal/jobs"
+	"github.com/echogen/server/internal/pipeline"
 	"github.com/echogen/server/internal/provider/keycheck"
+	"github.com/echogen/server/internal/provider/llmtest"
+	"github.com/echogen/server/internal/provider/local"
 	"github.com/echogen/server/internal/provider/openai"
 	"github.com/echogen/server/internal/storetest"
 	"github.com/echogen/server/internal/vault"
@@ -41,6 +44,7 @@ type testEnv struct {
 	mediaRoot string
 	buckets   echogen.Buckets
 	provider  *fakeProvider
+	model     *llmtest.Server // a stand-in OpenAI chat API that writes scripts
 	mail      *echogentest.Mailbox
 	logs      *lockedWriter
 	// secrets must never appear in a response or a log line.
@@ -122,7 +126,9 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 	verifier := keycheck.New(provider.srv.Client(), keycheck.Options{BaseURLs: map[echogen.Provider]string{echogen.ProviderOpenAI: provider.srv.URL + "/v1"}})
 	library := echogen.NewLibraryService(store, media, o.vault, verifier, clock, log, echogen.LibraryOptions{Buckets: testBuckets, Uploads: o.uploads})
 	accounts := echogen.NewAccountService(authn, store, objects, clock, 0, log)
-	jobService := startJobs(t, store, library, o.vault, clock, log)
+	model := llmtest.New(t, llmtest.OpenAI, (&llmtest.Brain{}).Answer)
+	llms := map[echogen.Provider]echogen.LLM{echogen.ProviderOpenAI: openai.New("OpenAI", model.URL, openai.Options{})}
+	jobService := startJobs(t, store, library, llms, o.vault, clock, log)
 	api := httpapi.NewServer(httpapi.Deps{
 		Accounts: accounts, Library: library, Jobs: jobService, Media: media.Handler(),
 		Catalogue: echogen.NewCatalogue(library, map[echogen.Provider]echogen.ModelLister{
@@ -133,13 +139,14 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return &testEnv{t: t, srv: srv, clock: clock, store: store, accounts: accounts, library: library, blobs: media, mediaRoot: mediaRoot, buckets: testBuckets,
-		provider: provider, mail: mail, logs: logs, secrets: []string{testJWTSecret}}
+		provider: provider, model: model, mail: mail, logs: logs, secrets: []string{testJWTSecret}}
 }
 
 // startJobs runs a real job queue on the store's database, with the
-// content_ingest handler allowed to reach this test's loopback servers.
-// Stores the test wrapped (no handles) get no queue.
-func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryService, keys *vault.Keyring, clock echogen.Clock, log *slog.Logger) *echogen.JobService {
+// content_ingest handler allowed to reach this test's loopback servers and
+// the script_generation handler calling llms. Stores the test wrapped (no
+// handles) get no queue.
+func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryService, llms map[echogen.Provider]echogen.LLM, keys *vault.Keyring, clock echogen.Clock, log *slog.Logger) *echogen.JobService {
 	t.Helper()
 	lite, pg := storetest.Handles(store)
 	if lite == nil && pg == nil {
@@ -159,6 +166,7 @@ func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryServic
 	}
 	svc := echogen.NewJobService(store, q, q.Events(), clock, log, 2)
 	svc.Register(echogen.NewIngestHandler(library, ingest.New(ingest.Options{AllowPrivate: true}), nil, 0))
+	svc.Register(echogen.NewScriptHandler(library, llms, pipeline.NewScriptWriter(pipeline.Options{}), local.NewWriter(), echogen.ScriptOptions{}))
 	q.RegisterJobs(svc)
 	if err := q.Start(context.Background()); err != nil {
 		t.Fatal(err)

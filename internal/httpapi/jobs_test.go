@@ -240,3 +240,60 @@ func TestIngestRetriesATransientFailure(t *testing.T) {
 		t.Fatalf("job: status %v attempt %v error %v", job["status"], job["attempt"], job["error"])
 	}
 }
+
+func TestScriptGenerationJob(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(*testing.T) echogen.Store) {
+		e := newTestEnv(t, newStore)
+		ada, bob := e.signUp("ada@example.com"), e.signUp("bob@example.com")
+		const key = "sk-script-0123456789abcdefgh"
+		e.secrets = append(e.secrets, key)
+		e.create(ada.access, "/api/v1/api-keys", `{"provider":"openai","encrypted_key":"`+key+`"}`)
+		content := e.create(ada.access, "/api/v1/content", `{"title":"Tides","markdown":"The tide comes in twice a day, pulled by the moon. Spring tides come at new and full moon, when the sun and moon line up. Neap tides come in between, when they pull at right angles. The Bay of Fundy has the highest tides on Earth, over sixteen metres.","provider":"manual"}`)
+
+		for _, tc := range []struct{ name, payload string }{
+			{"offline", `{"content_id":"` + content["id"].(string) + `","target_minutes":1,"speakers":[{"name":"Ada"},{"name":"Bob","persona":"a sailor"}]}`},
+			{"openai", `{"content_id":"` + content["id"].(string) + `","provider":"openai","model":"gpt-4o-mini","target_minutes":3,"language":"fr"}`},
+		} {
+			r := e.do("POST", "/api/v1/jobs", ada.access, `{"job_type":"script_generation","payload":`+tc.payload+`}`)
+			if r.status != http.StatusAccepted {
+				t.Fatalf("%s: enqueue: %d %s", tc.name, r.status, r.raw)
+			}
+			job := e.waitJob(t, ada.access, r.object(t)["id"].(string))
+			if job["status"] != "succeeded" {
+				t.Fatalf("%s: job %v", tc.name, job)
+			}
+			scriptID := job["result"].(map[string]any)["script_id"].(string)
+			script := e.do("GET", "/api/v1/scripts/"+scriptID, ada.access, "").object(t)
+			if script["source_content_id"] != content["id"] || len(script["segments"].([]any)) == 0 {
+				t.Errorf("%s: script %v", tc.name, script)
+			}
+			for _, seg := range script["segments"].([]any) {
+				s := seg.(map[string]any)
+				if s["content"] == "" || (tc.name == "offline" && s["speaker"] != "Ada" && s["speaker"] != "Bob") {
+					t.Errorf("%s: segment %v", tc.name, s)
+				}
+			}
+			if r := e.do("GET", "/api/v1/scripts/"+scriptID, bob.access, ""); r.status != http.StatusNotFound {
+				t.Errorf("%s: another user read the script: %d", tc.name, r.status)
+			}
+		}
+		if reqs := e.model.Requests(); len(reqs) == 0 || reqs[0].APIKey != key || !strings.Contains(reqs[0].System, "French") {
+			t.Errorf("model requests: %d", len(reqs))
+		}
+		var usage struct {
+			Totals []map[string]any `json:"totals"`
+		}
+		e.clock.Advance(time.Second) // usage runs up to now, exclusive
+		decode(t, e.do("GET", "/api/v1/usage?group_by=provider", ada.access, ""), &usage)
+		if len(usage.Totals) != 1 || usage.Totals[0]["key"] != "openai" || usage.Totals[0]["events"] != float64(len(e.model.Requests())) || usage.Totals[0]["cost_usd"].(float64) <= 0 {
+			t.Errorf("usage %v after %d model calls", usage.Totals, len(e.model.Requests()))
+		}
+		// Without a key the job fails at once, saying which key to add.
+		r := e.do("POST", "/api/v1/jobs", bob.access, `{"job_type":"script_generation","payload":{"topic":"tides","provider":"openai"}}`)
+		job := e.waitJob(t, bob.access, r.object(t)["id"].(string))
+		if job["status"] != "failed" || !strings.Contains(job["error"].(string), "no openai API key") || job["attempt"] != json.Number("1") {
+			t.Errorf("job without a key: %v", job)
+		}
+		e.checkLogs()
+	})
+}

@@ -258,3 +258,20 @@ func markTones(turns []turn, style phrases) {
 		}
 	}
 }
+
+// WriteScript implements echogen.ScriptWriter for the offline provider
+// "local": the task's source text is the article; a topic alone is refused,
+// since an extractive writer has nothing to extract from.
+func (w *Writer) WriteScript(ctx context.Context, task echogen.ScriptTask) (*echogen.ScriptDraft, error) {
+	if strings.TrimSpace(task.Source.Text) == "" {
+		return nil, echogen.Errorf(echogen.KindInvalid, "no_text", "the offline writer needs source text; write about a topic with a model provider")
+	}
+	if task.Progress != nil {
+		task.Progress(ctx, "writing", 40, "picking the source's key sentences")
+	}
+	title, segs, err := w.Write(ctx, task.Source.Title, task.Source.Text, task.Spec)
+	if err != nil {
+		return nil, err
+	}
+	return &echogen.ScriptDraft{Title: title, Segments: segs, Notes: map[string]any{"writer": "extractive"}}, nil
+}
