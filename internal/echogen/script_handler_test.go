@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/echogen/server/internal/provider/llmtest"
 	"github.com/echogen/server/internal/provider/local"
 	"github.com/echogen/server/internal/provider/openai"
+	"github.com/echogen/server/internal/sqlite"
 	"github.com/echogen/server/internal/storetest"
 	"github.com/echogen/server/internal/vault"
 )
@@ -50,10 +52,16 @@ type scriptEnv struct {
 	mu      sync.Mutex
 }
 
-func newScriptEnv(t *testing.T, newStore func(*testing.T) echogen.Store, serverKeys map[echogen.Provider]string) *scriptEnv {
+func newScriptEnv(t testing.TB, newStore func(*testing.T) echogen.Store, serverKeys map[echogen.Provider]string) *scriptEnv {
 	t.Helper()
+	var store echogen.Store
+	if tt, ok := t.(*testing.T); ok {
+		store = newStore(tt)
+	} else {
+		store = benchStore(t)
+	}
 	clock := echogentest.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
-	e := &scriptEnv{store: newStore(t), brain: &llmtest.Brain{}, logs: &bytes.Buffer{}}
+	e := &scriptEnv{store: store, brain: &llmtest.Brain{}, logs: &bytes.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	signer, err := blob.NewSigner("m1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", clock)
 	if err != nil {
@@ -89,15 +97,15 @@ func newScriptEnv(t *testing.T, newStore func(*testing.T) echogen.Store, serverK
 	return e
 }
 
-func (e *scriptEnv) addKey(t *testing.T, provider echogen.Provider, secret string) {
+func (e *scriptEnv) addKey(t testing.TB, provider echogen.Provider, secret string) {
 	t.Helper()
-	if _, err := e.library.CreateAPIKey(t.Context(), echogen.Principal{UserID: e.user}, echogen.APIKeyInput{Provider: string(provider), Secret: secret}); err != nil {
+	if _, err := e.library.CreateAPIKey(context.Background(), echogen.Principal{UserID: e.user}, echogen.APIKeyInput{Provider: string(provider), Secret: secret}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // run runs a script_generation job with payload as its worker would.
-func (e *scriptEnv) run(t *testing.T, jobID string, payload map[string]any) (map[string]any, error) {
+func (e *scriptEnv) run(t testing.TB, jobID string, payload map[string]any) (map[string]any, error) {
 	t.Helper()
 	if err := e.handler.Validate(payload); err != nil {
 		return nil, err
@@ -389,4 +397,45 @@ func TestScriptProviderFailures(t *testing.T) {
 			t.Errorf("a script was stored: %v", err)
 		}
 	})
+}
+
+// benchStore is a migrated SQLite store for benchmarks, which storetest's
+// *testing.T constructors cannot serve.
+func benchStore(tb testing.TB) echogen.Store {
+	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "echogen.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return db.Store()
+}
+
+// BenchmarkScriptJob is a script_generation job's own cost: with the
+// offline writer, and with a stand-in OpenAI server on loopback that
+// answers at once, so what is measured is everything but the model.
+func BenchmarkScriptJob(b *testing.B) {
+	for _, provider := range []string{"local", "openai"} {
+		b.Run(provider, func(b *testing.B) {
+			e := newScriptEnv(b, nil, nil)
+			e.addKey(b, echogen.ProviderOpenAI, userKey)
+			c, err := e.library.CreateContent(context.Background(), echogen.Principal{UserID: e.user}, echogen.ContentInput{Title: "Quillon", Markdown: strings.Repeat(sourceText+"\n\n", 20)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			payload := map[string]any{"content_id": c.ID, "provider": provider, "model": "gpt-4o-mini", "target_minutes": 3.0}
+			if provider == "local" {
+				delete(payload, "model")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := e.run(b, echogen.NewID(), payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(e.brain.Calls())/float64(b.N), "calls/op")
+		})
+	}
 }

@@ -8,9 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -56,7 +60,9 @@ func speakers(n int) []echogen.Speaker {
 var tags = regexp.MustCompile(`(?s)<script.*?</script>|<style.*?</style>|<[^>]+>`)
 
 // article is real text: the ingestion test documents, tags stripped.
-func article(t *testing.T) string {
+func article(t *testing.T) string { return articleTB(t) }
+
+func articleTB(t testing.TB) string {
 	t.Helper()
 	var parts []string
 	for _, f := range []string{"news-article.html", "blog-post.html", "release-notes.md", "meeting-minutes.txt", "docs-page.html"} {
@@ -378,5 +384,66 @@ func TestLongSourceMapReduce(t *testing.T) {
 	}
 	if stages[0] != "summarising" {
 		t.Errorf("first stage %q", stages[0])
+	}
+}
+
+// BenchmarkLongSource writes a 10-minute script from a 500,000-character
+// source with a model that answers at once in-process, so what is measured
+// is the writer: chunking, notes, outline, sections and fitting. It
+// reports the heap's peak above its level before the run.
+func BenchmarkLongSource(b *testing.B) {
+	var src strings.Builder
+	for i := 1; src.Len() < 500_000; i++ {
+		fmt.Fprintf(&src, "Chapter %d opens here.\n\n%s\n\n", i, articleTB(b))
+	}
+	text := src.String()
+	brain := &llmtest.Brain{}
+	call := func(_ context.Context, req echogen.LLMRequest) (*echogen.LLMResponse, error) {
+		r := brain.Answer(llmtest.Request{Model: req.Model, System: req.Messages[0].Content, Messages: req.Messages[1:], SchemaName: req.SchemaName, Schema: req.Schema})
+		return &echogen.LLMResponse{Text: r.Text, FinishReason: "stop"}, nil
+	}
+	w := pipeline.NewScriptWriter(pipeline.Options{})
+	task := echogen.ScriptTask{Source: echogen.ScriptSource{Title: "A long book", Text: text}, Spec: spec(10, 2), Model: "m", Call: call}
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	peak := peakHeap(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := w.WriteScript(context.Background(), task); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(peak()-before.HeapAlloc)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(brain.Calls())/float64(b.N), "calls/op")
+}
+
+// peakHeap samples the live heap every millisecond until the returned
+// function is called, which gives the highest value seen.
+func peakHeap(b *testing.B) func() uint64 {
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(samples)
+			if v := samples[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-done
+		return peak.Load()
 	}
 }
