@@ -182,8 +182,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 			echogen.IngestHyperbrowser: hyperbrowser.New(httpClient, hyperbrowser.Options{Timeout: cfg.IngestJobTimeout * 5 / 6}),
 		}, cfg.IngestJobTimeout))
 	models := newLanguageModels()
+	calls := echogen.NewProviderCalls(echogen.CallOptions{PerProvider: cfg.ProviderCalls})
 	jobService.Register(echogen.NewScriptHandler(library, models.llms(), pipeline.NewScriptWriter(pipeline.Options{}), local.NewWriter(),
-		echogen.ScriptOptions{Timeout: cfg.ScriptJobTimeout, ProviderCalls: cfg.ProviderCalls}))
+		calls, echogen.ScriptOptions{Timeout: cfg.ScriptJobTimeout}))
 	queue.RegisterJobs(jobService)
 
 	catalogue := echogen.NewCatalogue(library, models.listers(), clock)

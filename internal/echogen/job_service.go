@@ -74,19 +74,13 @@ func (s *JobService) Handler(jobType string) (JobHandler, bool) {
 
 // Enqueue validates and queues a job for the caller.
 func (s *JobService) Enqueue(ctx context.Context, p Principal, jobType string, payload map[string]any) (*Job, error) {
-	h, ok := s.handlers[jobType]
-	if !ok {
-		return nil, Errorf(KindBadRequest, "unknown_job_type", "No handler registered for job type '%s'; valid types: %s", jobType, strings.Join(s.Types(), ", "))
-	}
 	if payload == nil {
 		payload = map[string]any{}
 	}
-	if err := checkMetadata(payload); err != nil {
-		return nil, Invalid([]string{"body", "payload"}, "too_long", "payload is too large")
-	}
-	if err := h.Validate(payload); err != nil {
+	if err := s.Validate(jobType, payload); err != nil {
 		return nil, err
 	}
+	h := s.handlers[jobType]
 	now := s.clock.Now()
 	j := &Job{
 		ID: NewJobID(jobType), UserID: p.UserID, Type: jobType, Status: JobQueued, Payload: payload,
@@ -96,6 +90,19 @@ func (s *JobService) Enqueue(ctx context.Context, p Principal, jobType string, p
 		return nil, err
 	}
 	return j, nil
+}
+
+// Validate checks a job's type and payload as Enqueue does, without
+// queueing it.
+func (s *JobService) Validate(jobType string, payload map[string]any) error {
+	h, ok := s.handlers[jobType]
+	if !ok {
+		return Errorf(KindBadRequest, "unknown_job_type", "No handler registered for job type '%s'; valid types: %s", jobType, strings.Join(s.Types(), ", "))
+	}
+	if err := checkMetadata(payload); err != nil {
+		return Invalid([]string{"body", "payload"}, "too_long", "payload is too large")
+	}
+	return h.Validate(payload)
 }
 
 // Job returns one of the caller's jobs.

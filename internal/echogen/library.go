@@ -175,6 +175,9 @@ type LibraryStore interface {
 	CreatePodcast(ctx context.Context, p *Podcast) error
 	Podcast(ctx context.Context, userID, id string) (*Podcast, error)
 	ListPodcasts(ctx context.Context, userID string, page Page) ([]Podcast, error)
+	// UpdatePodcast reads the podcast, calls update and writes back its
+	// paths, duration and metadata, in one transaction.
+	UpdatePodcast(ctx context.Context, userID, id string, at time.Time, update func(*Podcast) error) (*Podcast, error)
 	// DeletePodcast deletes the row and returns it, so its objects can go.
 	DeletePodcast(ctx context.Context, userID, id string) (*Podcast, error)
 }

@@ -40,8 +40,9 @@ type LibraryService struct {
 	uploads  UploadLimits
 	// serverKeys are the operator's provider keys, offered to users who
 	// have none of their own when the operator allows it.
-	serverKeys map[Provider]string
-	log        *slog.Logger
+	serverKeys    map[Provider]string
+	monthlyBudget *float64
+	log           *slog.Logger
 }
 
 // LibraryOptions tune the library.
@@ -54,6 +55,10 @@ type LibraryOptions struct {
 	// ServerKeys are provider keys to use for users without their own;
 	// leave it empty unless the operator allows sharing them.
 	ServerKeys map[Provider]string
+	// MonthlyBudgetUSD is each user's default monthly spending limit on
+	// paid providers; nil for none. A user's preferences.monthly_budget_usd
+	// replaces it.
+	MonthlyBudgetUSD *float64
 }
 
 // NewLibraryService returns a LibraryService.
@@ -70,7 +75,7 @@ func NewLibraryService(store Store, blobs BlobStore, vault Vault, verifier KeyVe
 			*l.v = l.def
 		}
 	}
-	return &LibraryService{store: store, blobs: blobs, buckets: opts.Buckets, vault: vault, verifier: verifier, clock: clock, urlTTL: opts.URLTTL, uploads: opts.Uploads, serverKeys: opts.ServerKeys, log: log}
+	return &LibraryService{store: store, blobs: blobs, buckets: opts.Buckets, vault: vault, verifier: verifier, clock: clock, urlTTL: opts.URLTTL, uploads: opts.Uploads, serverKeys: opts.ServerKeys, monthlyBudget: opts.MonthlyBudgetUSD, log: log}
 }
 
 // ----- API keys -----
@@ -693,6 +698,33 @@ func (s *LibraryService) deletePodcastObjects(ctx context.Context, pod *Podcast)
 	if pod.CoverArtPath != nil {
 		del(s.buckets.Art, *pod.CoverArtPath)
 	}
+	// What the pipeline made for it: transcripts, covers, earlier renders.
+	for _, bucket := range []string{s.buckets.Audio, s.buckets.Art, s.buckets.Transcripts} {
+		if _, err := s.blobs.DeletePrefix(ctx, bucket, pod.UserID+"/podcasts/"+pod.ID+"/"); err != nil {
+			s.log.WarnContext(ctx, "podcast media not deleted", "podcast_id", pod.ID, "bucket", bucket, "error", err.Error())
+		}
+	}
+}
+
+// Transcript kinds stored beside a generated episode.
+var transcriptKinds = []string{"vtt", "srt", "json", "chapters"}
+
+// TranscriptURL returns a fresh signed URL for one of a generated
+// podcast's transcripts: "vtt", "srt", "json" or "chapters".
+func (s *LibraryService) TranscriptURL(ctx context.Context, p Principal, podcastID, kind string) (string, error) {
+	if !contains(transcriptKinds, kind) {
+		return "", Invalid([]string{"query", "format"}, "enum", "format must be vtt, srt, json or chapters")
+	}
+	pod, err := s.store.Podcast(ctx, p.UserID, podcastID)
+	if err != nil {
+		return "", err
+	}
+	paths, _ := pod.Metadata["transcripts"].(map[string]any)
+	path, _ := paths[kind].(string)
+	if !strings.HasPrefix(path, p.UserID+"/") {
+		return "", NotFound("Transcript")
+	}
+	return s.blobs.SignedURL(ctx, s.buckets.Transcripts, path, s.urlTTL, false)
 }
 
 // MediaURL returns a fresh signed URL for a podcast's audio or cover art.

@@ -116,6 +116,8 @@ type ScriptSource struct {
 type ScriptDraft struct {
 	Title    string
 	Segments []Segment
+	// Chapters start at turns of Segments, in order; nil for none.
+	Chapters []ChapterMark
 	// Notes records how it was written (chunks summarised, extend and trim
 	// rounds, repairs), for the script's metadata.
 	Notes map[string]any

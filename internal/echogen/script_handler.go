@@ -2,7 +2,6 @@ package echogen
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -16,15 +15,11 @@ const ScriptGenerationType = "script_generation"
 
 // Defaults of a script_generation job.
 const (
-	DefaultScriptTimeout   = 20 * time.Minute
-	DefaultProviderCalls   = 4 // concurrent calls per provider, per process
-	DefaultMaxRetryWait    = 30 * time.Second
-	defaultTargetMinutes   = 10
-	maxCustomPromptLength  = 4000
-	maxTopicLength         = 2000
-	maxPersonaLength       = 500
-	callAttempts           = 3 // per model call, before the job's own retry
-	serverErrorBackoffBase = 2 * time.Second
+	DefaultScriptTimeout  = 20 * time.Minute
+	defaultTargetMinutes  = 10
+	maxCustomPromptLength = 4000
+	maxTopicLength        = 2000
+	maxPersonaLength      = 500
 )
 
 // DefaultModels are the models used when a job names none.
@@ -41,16 +36,6 @@ var defaultModels = map[Provider]string{
 type ScriptOptions struct {
 	// Timeout bounds one attempt; zero means DefaultScriptTimeout.
 	Timeout time.Duration
-	// ProviderCalls bounds concurrent calls to each provider from this
-	// process; zero means DefaultProviderCalls.
-	ProviderCalls int
-	// MaxRetryWait is the longest Retry-After waited inside the job; a
-	// longer one ends the attempt and the queue retries after it. Zero
-	// means DefaultMaxRetryWait.
-	MaxRetryWait time.Duration
-	// Wait pauses between retries of a call; nil waits on a timer. Tests
-	// pass one that returns at once.
-	Wait func(ctx context.Context, d time.Duration) error
 }
 
 // ScriptHandler runs script_generation jobs.
@@ -59,42 +44,18 @@ type ScriptHandler struct {
 	llms    map[Provider]LLM
 	writer  ScriptWriter // with a model
 	offline ScriptWriter // provider "local"
+	calls   *ProviderCalls
 	opts    ScriptOptions
-	slots   map[Provider]chan struct{}
 }
 
 // NewScriptHandler returns the script_generation handler. llms maps each
 // model provider to its client; writer writes with a model, offline with
-// none (provider "local").
-func NewScriptHandler(library *LibraryService, llms map[Provider]LLM, writer, offline ScriptWriter, opts ScriptOptions) *ScriptHandler {
+// none (provider "local"); calls bounds and retries the model calls.
+func NewScriptHandler(library *LibraryService, llms map[Provider]LLM, writer, offline ScriptWriter, calls *ProviderCalls, opts ScriptOptions) *ScriptHandler {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultScriptTimeout
 	}
-	if opts.ProviderCalls <= 0 {
-		opts.ProviderCalls = DefaultProviderCalls
-	}
-	if opts.MaxRetryWait <= 0 {
-		opts.MaxRetryWait = DefaultMaxRetryWait
-	}
-	if opts.Wait == nil {
-		opts.Wait = waitTimer
-	}
-	slots := make(map[Provider]chan struct{}, len(llms))
-	for p := range llms {
-		slots[p] = make(chan struct{}, opts.ProviderCalls)
-	}
-	return &ScriptHandler{library: library, llms: llms, writer: writer, offline: offline, opts: opts, slots: slots}
-}
-
-func waitTimer(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return &ScriptHandler{library: library, llms: llms, writer: writer, offline: offline, calls: calls, opts: opts}
 }
 
 // Type implements JobHandler.
@@ -313,6 +274,9 @@ func (h *ScriptHandler) Run(ctx context.Context, run JobRun) (map[string]any, er
 		if req.Provider.NeedsBaseURL() && cred.BaseURL == "" {
 			return nil, Errorf(KindBadRequest, "missing_base_url", "the %s key has no metadata.base_url: update the key with the server's URL", req.Provider)
 		}
+		if err := lib.CheckBudget(ctx, job.UserID, scriptEstimate(req, len(src.Text)).CostUSD); err != nil {
+			return nil, err
+		}
 		writer = h.writer
 		task.Call = h.caller(job, req.Provider, llm, cred, meter)
 	}
@@ -385,6 +349,13 @@ func (h *ScriptHandler) script(job *Job, req *scriptRequest, src ScriptSource, d
 	if len(draft.Notes) > 0 {
 		md["writer"] = draft.Notes
 	}
+	if len(draft.Chapters) > 0 {
+		chapters := make([]any, len(draft.Chapters))
+		for i, c := range draft.Chapters {
+			chapters[i] = map[string]any{"title": c.Title, "segment": c.FirstTurn}
+		}
+		md["chapters"] = chapters
+	}
 	var sourceID *string
 	var prompt string
 	switch {
@@ -446,61 +417,22 @@ func (m *usageMeter) summary() map[string]any {
 	return s
 }
 
-// caller returns the job's model call: one provider slot at a time per
-// call, a short Retry-After or a server error waited out and retried
-// here, and a usage event for every answer.
+// caller returns the job's model call, made through the process's
+// provider limits and retries, with a usage event for every answer.
 func (h *ScriptHandler) caller(job *Job, provider Provider, llm LLM, cred ProviderCredential, meter *usageMeter) LLMCallFunc {
-	slots := h.slots[provider]
 	return func(ctx context.Context, req LLMRequest) (*LLMResponse, error) {
 		req.BaseURL = cred.BaseURL
 		var resp *LLMResponse
-		var err error
-		for attempt := 1; ; attempt++ {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
+		err := h.calls.Do(ctx, provider, func(ctx context.Context) (err error) {
 			resp, err = llm.Complete(ctx, cred.Secret, req)
-			<-slots
-			if err == nil || attempt == callAttempts || ctx.Err() != nil {
-				break
-			}
-			delay, ok := h.retryDelay(err, attempt)
-			if !ok {
-				break
-			}
-			if werr := h.opts.Wait(ctx, delay); werr != nil {
-				return nil, werr
-			}
-		}
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
 		h.recordUsage(ctx, job, provider, req, resp, cred, meter)
 		return resp, nil
 	}
-}
-
-// retryDelay says whether a failed call is worth retrying in the job, and
-// after how long: a rate limit after its Retry-After (when short enough),
-// a server error after a growing pause.
-func (h *ScriptHandler) retryDelay(err error, attempt int) (time.Duration, bool) {
-	var e *Error
-	if !errors.As(err, &e) || e.Code == CodeInvalidScript {
-		return 0, false
-	}
-	switch e.Kind {
-	case KindRateLimited:
-		d := e.RetryAfter
-		if d <= 0 {
-			d = serverErrorBackoffBase * time.Duration(attempt)
-		}
-		return d, d <= h.opts.MaxRetryWait
-	case KindUnavailable:
-		return serverErrorBackoffBase * time.Duration(1<<(attempt-1)), true
-	}
-	return 0, false
 }
 
 func (h *ScriptHandler) recordUsage(ctx context.Context, job *Job, provider Provider, req LLMRequest, resp *LLMResponse, cred ProviderCredential, meter *usageMeter) {

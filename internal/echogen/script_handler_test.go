@@ -82,13 +82,13 @@ func newScriptEnv(t testing.TB, newStore func(*testing.T) echogen.Store, serverK
 	e.library = echogen.NewLibraryService(e.store, media, keys, nil, clock, log, echogen.LibraryOptions{Buckets: buckets, ServerKeys: serverKeys})
 	e.srv = llmtest.New(t, llmtest.OpenAI, e.brain.Answer)
 	llms := map[echogen.Provider]echogen.LLM{echogen.ProviderOpenAI: openai.New("OpenAI", e.srv.URL, openai.Options{})}
-	e.handler = echogen.NewScriptHandler(e.library, llms, pipeline.NewScriptWriter(pipeline.Options{}), local.NewWriter(), echogen.ScriptOptions{
+	e.handler = echogen.NewScriptHandler(e.library, llms, pipeline.NewScriptWriter(pipeline.Options{}), local.NewWriter(), echogen.NewProviderCalls(echogen.CallOptions{
 		Wait: func(ctx context.Context, d time.Duration) error {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			e.waits = append(e.waits, d)
 			return ctx.Err()
-		}})
+		}}), echogen.ScriptOptions{})
 	e.user = echogen.NewID()
 	now := clock.Now()
 	if err := e.store.CreateUser(t.Context(), &echogen.User{ID: e.user, Email: "u@example.com", PasswordHash: "x", Role: "authenticated", CreatedAt: now, UpdatedAt: now}); err != nil {

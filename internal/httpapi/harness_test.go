@@ -166,7 +166,7 @@ func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryServic
 	}
 	svc := echogen.NewJobService(store, q, q.Events(), clock, log, 2)
 	svc.Register(echogen.NewIngestHandler(library, ingest.New(ingest.Options{AllowPrivate: true}), nil, 0))
-	svc.Register(echogen.NewScriptHandler(library, llms, pipeline.NewScriptWriter(pipeline.Options{}), local.NewWriter(), echogen.ScriptOptions{}))
+	svc.Register(echogen.NewScriptHandler(library, llms, pipeline.NewScriptWriter(pipeline.Options{}), local.NewWriter(), echogen.NewProviderCalls(echogen.CallOptions{}), echogen.ScriptOptions{}))
 	q.RegisterJobs(svc)
 	if err := q.Start(context.Background()); err != nil {
 		t.Fatal(err)

@@ -162,4 +162,55 @@ func (s *Server) registerPodcasts(api huma.API) {
 			return &redirectOutput{Status: http.StatusFound, Location: s.absolute(ctx, u), Cache: "no-store"}, nil
 		})
 	}
+
+	huma.Register(api, huma.Operation{
+		OperationID: "get_podcast_transcript", Method: http.MethodGet, Path: s.path("/podcasts/{podcast_id}/transcript"), Tags: tags,
+		Summary: "Redirect to a generated podcast's transcript", Security: bearerAuth, DefaultStatus: http.StatusFound,
+		Description: "302 to a freshly signed URL of the WebVTT (default), SRT or JSON transcript, or the chapters (Podcasting 2.0 JSON), of a podcast made by audio_render.",
+	}, func(ctx context.Context, in *struct {
+		PodcastID string `path:"podcast_id"`
+		Format    string `query:"format" enum:"vtt,srt,json,chapters" default:"vtt"`
+	}) (*redirectOutput, error) {
+		u, err := s.library.TranscriptURL(ctx, principalFrom(ctx), in.PodcastID, in.Format)
+		if err != nil {
+			return nil, err
+		}
+		return &redirectOutput{Status: http.StatusFound, Location: s.absolute(ctx, u), Cache: "no-store"}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "rerender_podcast", Method: http.MethodPost, Path: s.path("/podcasts/{podcast_id}/rerender"), Tags: append(tags, "jobs"),
+		Summary: "Render a podcast again with new voices or an edited script", Security: bearerAuth, DefaultStatus: http.StatusAccepted,
+		Description: "Starts an audio_render job for the podcast. `segments` replaces the script's turns first; `voices` (speaker → " +
+			"{provider, model, voice, settings}) is laid over the voices used last time. Only turns whose text, tone, voice or settings " +
+			"changed are synthesised again; the rest come from the turn cache. The podcast keeps its id and gets the new audio when the job succeeds.",
+	}, func(ctx context.Context, in *struct {
+		PodcastID string `path:"podcast_id"`
+		Body      rerenderRequest
+	}) (*acceptedJobOutput, error) {
+		p := principalFrom(ctx)
+		rin := echogen.RerenderInput{Voices: in.Body.Voices, Format: in.Body.Format, GapMs: in.Body.GapMs, Normalize: in.Body.Normalize}
+		if in.Body.Segments != nil {
+			rin.Segments = toSegments(in.Body.Segments)
+		}
+		payload, err := s.library.PrepareRerender(ctx, p, in.PodcastID, rin, func(payload map[string]any) error {
+			return s.jobs.Validate(echogen.AudioRenderType, payload)
+		})
+		if err != nil {
+			return nil, err
+		}
+		j, err := s.jobs.Enqueue(ctx, p, echogen.AudioRenderType, payload)
+		if err != nil {
+			return nil, err
+		}
+		return s.accepted(j), nil
+	})
+}
+
+type rerenderRequest struct {
+	Voices    map[string]any `json:"voices,omitempty" doc:"speaker → {provider, model, voice, settings}"`
+	Segments  []segment      `json:"segments,omitempty" maxItems:"2000" doc:"The edited script's turns; omit to keep them."`
+	Format    *string        `json:"format,omitempty" enum:"mp3,m4a,opus,wav"`
+	GapMs     *int           `json:"gap_ms,omitempty" minimum:"0" maximum:"5000"`
+	Normalize *bool          `json:"normalize,omitempty"`
 }

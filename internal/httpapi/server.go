@@ -122,6 +122,7 @@ func NewServer(d Deps, opts Options) *Server {
 	s.registerContent(api)
 	s.registerScripts(api)
 	s.registerPodcasts(api)
+	s.registerEstimates(api)
 	s.registerUploads(api)
 	s.registerJobs(api)
 	s.registerUsage(api)

@@ -109,7 +109,20 @@ func (w *ScriptWriter) WriteScript(ctx context.Context, task echogen.ScriptTask)
 	}
 	j.notes["sections"] = len(o.Sections)
 	j.notes["repairs"] = int(j.repairs.Load())
-	return &echogen.ScriptDraft{Title: strings.TrimSpace(o.Title), Segments: slices.Concat(sections...), Notes: j.notes}, nil
+	return &echogen.ScriptDraft{Title: strings.TrimSpace(o.Title), Segments: slices.Concat(sections...), Chapters: chapters(o, sections), Notes: j.notes}, nil
+}
+
+// chapters start one per outlined section.
+func chapters(o *outline, sections [][]echogen.Segment) []echogen.ChapterMark {
+	var marks []echogen.ChapterMark
+	turn := 0
+	for i, s := range sections {
+		if len(s) > 0 {
+			marks = append(marks, echogen.ChapterMark{Title: strings.TrimSpace(o.Sections[i].Heading), FirstTurn: turn})
+		}
+		turn += len(s)
+	}
+	return marks
 }
 
 func (o *outline) check(want int) error {
@@ -149,8 +162,8 @@ func (w *ScriptWriter) fit(ctx context.Context, j *job, o *outline, sections [][
 		j.notes["extend_rounds"] = round + 1
 		if len(sections) == 1 { // a one-section episode ends with its goodbye
 			sections[0] = slices.Concat(sections[0][:len(sections[0])-1], extra, sections[0][len(sections[0])-1:])
-		} else {
-			sections = slices.Insert(sections, last, extra)
+		} else { // the new lines join the section before the closing
+			sections[last-1] = slices.Concat(sections[last-1], extra)
 		}
 	}
 	if total() < lo {
@@ -165,7 +178,7 @@ func (w *ScriptWriter) fit(ctx context.Context, j *job, o *outline, sections [][
 		condensed[i] = true
 		words := max(budget-(total()-target)/max(1, len(sections)-len(condensed)+1), budget/2)
 		step := fmt.Sprintf("condense/%d/%d", len(condensed), i)
-		segs, err := w.segments(ctx, j, step, words, condensePrompt(o, min(i, len(o.Sections)-1), words, sections[i]))
+		segs, err := w.segments(ctx, j, step, words, condensePrompt(o, i, words, sections[i]))
 		if err != nil {
 			return nil, err
 		}

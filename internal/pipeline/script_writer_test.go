@@ -126,6 +126,14 @@ func TestLengthSpeakersAndWires(t *testing.T) {
 			if draft.Title == "" {
 				t.Error("no title")
 			}
+			if len(draft.Chapters) != draft.Notes["sections"] || draft.Chapters[0].FirstTurn != 0 {
+				t.Errorf("chapters %+v for %v sections", draft.Chapters, draft.Notes["sections"])
+			}
+			for i := 1; i < len(draft.Chapters); i++ {
+				if c := draft.Chapters[i]; c.FirstTurn <= draft.Chapters[i-1].FirstTurn || c.FirstTurn >= len(draft.Segments) || c.Title == "" {
+					t.Errorf("chapter %d: %+v", i, c)
+				}
+			}
 			reqs := srv.Requests()
 			if reqs[0].SchemaName != "script_outline" {
 				t.Errorf("first call is %q, want the outline", reqs[0].SchemaName)

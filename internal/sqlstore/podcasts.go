@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/echogen/server/internal/echogen"
 )
@@ -73,6 +74,45 @@ func (s *Store) DeletePodcast(ctx context.Context, userID, id string) (*echogen.
 	p, err := scanPodcast(s.queryRow(ctx, s.write, `DELETE FROM generated_podcasts WHERE id = ? AND user_id = ? RETURNING `+podcastColumns, id, userID))
 	if err != nil {
 		return nil, scanErr(err, "Podcast")
+	}
+	return p, nil
+}
+
+// UpdatePodcast reads one of the user's podcasts, calls update and writes
+// back its paths, duration and metadata with updated_at = at, in one
+// transaction. The id, owner, script and created_at stay.
+func (s *Store) UpdatePodcast(ctx context.Context, userID, id string, at time.Time, update func(*echogen.Podcast) error) (*echogen.Podcast, error) {
+	var p *echogen.Podcast
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		p, err = scanPodcast(s.queryRow(ctx, tx, `SELECT `+podcastColumns+` FROM generated_podcasts WHERE id = ? AND user_id = ?`+s.d.forUpdate(), id, userID))
+		if err != nil {
+			return scanErr(err, "Podcast")
+		}
+		was := *p
+		if err := update(p); err != nil {
+			return err
+		}
+		p.ID, p.UserID, p.ScriptID, p.CreatedAt, p.UpdatedAt = was.ID, was.UserID, was.ScriptID, was.CreatedAt, storedTime(at)
+		if p.Metadata == nil {
+			p.Metadata = map[string]any{}
+		}
+		md, err := objectArg(p.Metadata)
+		if err != nil {
+			return fmt.Errorf("update podcast: %w", err)
+		}
+		if err := (jsonScanner{&p.Metadata}).Scan(md); err != nil { // what a later read returns
+			return fmt.Errorf("update podcast: %w", err)
+		}
+		_, err = s.exec(ctx, tx, `UPDATE generated_podcasts SET audio_path = ?, cover_art_path = ?, duration_seconds = ?, metadata = ?, updated_at = ?
+			WHERE id = ? AND user_id = ?`, p.AudioPath, p.CoverArtPath, secondsArg(p.DurationSeconds), md, p.UpdatedAt, id, userID)
+		if err != nil {
+			return fmt.Errorf("update podcast: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
 }

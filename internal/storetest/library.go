@@ -245,6 +245,10 @@ func testLibraryScoping(t *testing.T, newStore func(t *testing.T) echogen.Store)
 		{
 			name: "podcast", id: podcast.ID, message: "Podcast not found",
 			get: func(userID, id string) (any, error) { return s.Podcast(ctx, userID, id) },
+			update: func(userID, id string) error {
+				_, err := s.UpdatePodcast(ctx, userID, id, at, func(*echogen.Podcast) error { return notCalled() })
+				return err
+			},
 			delete: func(userID, id string) error {
 				_, err := s.DeletePodcast(ctx, userID, id)
 				return err

@@ -107,6 +107,39 @@ func testPodcasts(t *testing.T, newStore func(t *testing.T) echogen.Store) {
 		}
 	})
 
+	t.Run("update", func(t *testing.T) {
+		userID := echogen.NewID()
+		sc := create(t, s.CreateScript, sampleScript(userID, nil, t0()))
+		p := create(t, s.CreatePodcast, samplePodcast(userID, sc.ID, t0()))
+		at := t0().Add(time.Hour)
+		cover := userID + "/new-cover.png"
+		got, err := s.UpdatePodcast(ctx, userID, p.ID, at, func(p *echogen.Podcast) error {
+			p.AudioPath, p.CoverArtPath, p.DurationSeconds = userID+"/new.mp3", &cover, ptr(1800)
+			p.Metadata = map[string]any{"format": "mp3", "loudness": -16.0}
+			p.ID, p.UserID, p.ScriptID, p.CreatedAt = "x", "y", "z", at // ignored
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := *p
+		want.AudioPath, want.CoverArtPath, want.DurationSeconds, want.UpdatedAt = userID+"/new.mp3", &cover, ptr(1800), at
+		want.Metadata = map[string]any{"format": "mp3", "loudness": -16.0}
+		read, err := s.Podcast(ctx, userID, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, g := range map[string]*echogen.Podcast{"returned": got, "read back": read} {
+			if diff := cmp.Diff(&want, g); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", name, diff)
+			}
+		}
+		sentinel := echogen.Errorf(echogen.KindConflict, "x", "refused")
+		if _, err := s.UpdatePodcast(ctx, userID, p.ID, at.Add(time.Hour), func(*echogen.Podcast) error { return sentinel }); err != sentinel {
+			t.Errorf("an update that fails: %v", err)
+		}
+	})
+
 	t.Run("delete returns the row", func(t *testing.T) {
 		userID := echogen.NewID()
 		sc := create(t, s.CreateScript, sampleScript(userID, nil, t0()))
