@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"net"
+	"strings"
 
 	"github.com/joho/godotenv"
 
@@ -21,6 +23,9 @@ const usage = `usage: echogen [command]
 commands:
   serve     run the API server and its background workers (default)
   migrate   bring the database schema up to date and exit
+  generate  --url URL | --file PATH | --text TEXT [--out episode.mp3] [--style S] [--speakers A,B] [--minutes N]
+            [--language L] [--provider P --model M] [--tts P] [--cover P|none]
+            make a whole episode here and now (offline engines by default) and say where its files went
   vault rotate
             re-seal every stored provider key under the first key of VAULT_KEYS
   vault new-key
@@ -50,7 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprint(stderr, usage)
 			return fmt.Errorf("unknown vault command; use vault rotate or vault new-key")
 		}
-	case "serve", "migrate":
+	case "serve", "migrate", "generate":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -71,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "migrate":
 		return app.Migrate(ctx, cfg, log)
+	case "generate":
+		return generate(ctx, cfg, args[1:], stdout, stderr)
 	case "vault":
 		return app.RotateVault(ctx, cfg, log)
 	}
@@ -85,6 +92,91 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen on %s (HTTP_ADDR or PORT): %w", cfg.HTTPAddr, err)
 	}
 	return a.Serve(ctx, ln)
+}
+
+// generate runs `echogen generate`.
+func generate(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var req app.GenerateRequest
+	fs.StringVar(&req.URL, "url", "", "a web page to make the episode from")
+	fs.StringVar(&req.File, "file", "", "a document (PDF, DOCX, HTML, Markdown, text)")
+	fs.StringVar(&req.Text, "text", "", "the text itself")
+	fs.StringVar(&req.Title, "title", "", "the title, for --text")
+	fs.StringVar(&req.Out, "out", "episode.mp3", "where to write the episode; .mp3, .m4a, .opus or .wav")
+	style := fs.String("style", "", "playful, serious, investigative, coffee_chat, tech_talk or storytelling")
+	speakers := fs.String("speakers", "", "speaker names, comma-separated (1 to 4; default Alex,Sam)")
+	minutes := fs.Int("minutes", 0, "target length in minutes (default 10)")
+	language := fs.String("language", "", "the episode's language, a BCP 47 tag (default en)")
+	provider := fs.String("provider", "", "the script writer: local (default), openai, gemini, anthropic, …")
+	model := fs.String("model", "", "the writer's model")
+	tts := fs.String("tts", "", "the speech provider for every speaker: local (espeak-ng, default), openai, gemini, elevenlabs, …")
+	cover := fs.String("cover", "", "the cover art provider: local (default), openai, gemini, imagerouter, or none")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if n := btoi(req.URL != "") + btoi(req.File != "") + btoi(req.Text != ""); n != 1 {
+		return fmt.Errorf("give one of --url, --file or --text")
+	}
+	payload := map[string]any{}
+	for k, v := range map[string]string{"style": *style, "language": *language, "provider": *provider, "model": *model} {
+		if v != "" {
+			payload[k] = v
+		}
+	}
+	var names []any
+	if *speakers != "" {
+		for _, n := range strings.Split(*speakers, ",") {
+			names = append(names, strings.TrimSpace(n))
+		}
+		payload["speakers"] = names
+	}
+	if *minutes > 0 {
+		payload["target_minutes"] = float64(*minutes)
+	}
+	if *tts != "" {
+		if names == nil {
+			names = []any{"Alex", "Sam"}
+		}
+		voices := map[string]any{}
+		for _, n := range names {
+			voices[n.(string)] = map[string]any{"provider": *tts}
+		}
+		payload["voices"] = voices
+	}
+	switch *cover {
+	case "":
+	case "none":
+		payload["cover"] = false
+	default:
+		payload["cover"] = map[string]any{"provider": *cover}
+	}
+	req.Payload = payload
+
+	a, err := app.New(ctx, cfg, newLogger(io.Discard, "error"))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	res, err := a.Generate(ctx, req, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "podcast %s\n", res.PodcastID)
+	if res.Note != "" {
+		fmt.Fprintf(stdout, "note: %s\n", res.Note)
+	}
+	for _, f := range res.Files {
+		fmt.Fprintln(stdout, f)
+	}
+	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

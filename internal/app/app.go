@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/echogen/server/internal/audio"
 	"github.com/echogen/server/internal/auth"
 	"github.com/echogen/server/internal/blob"
 	"github.com/echogen/server/internal/config"
@@ -25,9 +27,12 @@ import (
 	"github.com/echogen/server/internal/pipeline"
 	"github.com/echogen/server/internal/postgres"
 	"github.com/echogen/server/internal/provider/anthropic"
+	"github.com/echogen/server/internal/provider/elevenlabs"
+	"github.com/echogen/server/internal/provider/espeak"
 	"github.com/echogen/server/internal/provider/firecrawl"
 	"github.com/echogen/server/internal/provider/gemini"
 	"github.com/echogen/server/internal/provider/hyperbrowser"
+	"github.com/echogen/server/internal/provider/imagerouter"
 	"github.com/echogen/server/internal/provider/keycheck"
 	"github.com/echogen/server/internal/provider/local"
 	"github.com/echogen/server/internal/provider/openai"
@@ -43,6 +48,9 @@ type App struct {
 	queue    *jobs.Queue
 	handler  http.Handler
 	accounts *echogen.AccountService
+	library  *echogen.LibraryService
+	jobs     *echogen.JobService
+	blobs    echogen.BlobStore
 }
 
 // database is the opened store with what the rest of the program needs of
@@ -122,6 +130,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		return nil, err
 	}
 	clock := echogen.SystemClock{}
+	if err := os.MkdirAll(cfg.TempDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("DATA_DIR: %w", err)
+	}
 
 	var mailer echogen.Mailer = &mail.Log{Logger: log, ShowBody: !cfg.Production()}
 	if cfg.SMTPHost != "" {
@@ -164,27 +175,35 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	accounts := echogen.NewAccountService(authn, db.store, echogen.BucketObjects{Blobs: media, Buckets: buckets}, clock, cfg.AccountDeletionWindow, log)
 	queue.SchedulePurge(accounts, cfg.AccountPurgeInterval)
 	library := echogen.NewLibraryService(db.store, media, keyring, keycheck.New(&http.Client{}, keycheck.Options{}), clock, log, echogen.LibraryOptions{
-		Buckets:    buckets,
-		URLTTL:     cfg.SignedURLTTL,
-		Uploads:    echogen.UploadLimits{Audio: int64(cfg.UploadMaxAudioMB) << 20, Image: int64(cfg.UploadMaxImageMB) << 20, Document: int64(cfg.UploadMaxDocMB) << 20},
-		ServerKeys: serverKeys(cfg),
+		Buckets:          buckets,
+		URLTTL:           cfg.SignedURLTTL,
+		Uploads:          echogen.UploadLimits{Audio: int64(cfg.UploadMaxAudioMB) << 20, Image: int64(cfg.UploadMaxImageMB) << 20, Document: int64(cfg.UploadMaxDocMB) << 20},
+		ServerKeys:       serverKeys(cfg),
+		MonthlyBudgetUSD: cfg.MonthlyBudgetUSD,
 	})
 	if cfg.IngestAllowPrivate {
 		log.Warn("INGEST_ALLOW_PRIVATE_ADDRESSES is on: users can make this server fetch private and loopback addresses; use it only in tests")
 	}
 	jobService := echogen.NewJobService(db.store, queue, queue.Events(), clock, log, cfg.MaxRunningJobsPerUser)
 	httpClient := &http.Client{}
-	jobService.Register(echogen.NewIngestHandler(library,
+	models := newLanguageModels()
+	calls := echogen.NewProviderCalls(echogen.CallOptions{PerProvider: cfg.ProviderCalls})
+	engine := audio.New(audio.Options{TempDir: cfg.TempDir()})
+	ingestHandler := echogen.NewIngestHandler(library,
 		ingest.New(ingest.Options{MaxBytes: int64(cfg.IngestMaxMB) << 20, Timeout: cfg.IngestTimeout, AllowPrivate: cfg.IngestAllowPrivate}),
 		map[string]echogen.Scraper{
 			echogen.IngestFirecrawl: firecrawl.New(httpClient, firecrawl.Options{}),
 			// Under the job's own time limit, so Hyperbrowser's message wins.
 			echogen.IngestHyperbrowser: hyperbrowser.New(httpClient, hyperbrowser.Options{Timeout: cfg.IngestJobTimeout * 5 / 6}),
-		}, cfg.IngestJobTimeout))
-	models := newLanguageModels()
-	calls := echogen.NewProviderCalls(echogen.CallOptions{PerProvider: cfg.ProviderCalls})
-	jobService.Register(echogen.NewScriptHandler(library, models.llms(), pipeline.NewScriptWriter(pipeline.Options{}), local.NewWriter(),
-		calls, echogen.ScriptOptions{Timeout: cfg.ScriptJobTimeout}))
+		}, cfg.IngestJobTimeout)
+	scriptHandler := echogen.NewScriptHandler(library, models.llms(), pipeline.NewScriptWriter(pipeline.Options{}), local.NewWriter(),
+		calls, echogen.ScriptOptions{Timeout: cfg.ScriptJobTimeout})
+	audioHandler := echogen.NewAudioHandler(library, models.speech(), engine, calls, echogen.AudioOptions{Timeout: cfg.AudioJobTimeout, TempDir: cfg.TempDir()})
+	coverHandler := echogen.NewCoverHandler(library, models.images(), engine, calls, 0, cfg.TempDir())
+	for _, h := range []echogen.JobHandler{ingestHandler, scriptHandler, audioHandler, coverHandler,
+		echogen.NewPodcastHandler(library, ingestHandler, scriptHandler, audioHandler, coverHandler)} {
+		jobService.Register(h)
+	}
 	queue.RegisterJobs(jobService)
 
 	catalogue := echogen.NewCatalogue(library, models.listers(), clock)
@@ -212,7 +231,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		AuthAccountRateLimitPerMinute: cfg.AuthAccountRateLimitPerMinute,
 		PublicURL:                     cfg.PublicURL,
 	})
-	return &App{cfg: cfg, log: log, db: db, queue: queue, handler: handler, accounts: accounts}, nil
+	return &App{cfg: cfg, log: log, db: db, queue: queue, handler: handler, accounts: accounts, library: library, jobs: jobService, blobs: media}, nil
 }
 
 // Handler is the HTTP API.
@@ -340,11 +359,13 @@ func serverKeys(cfg *config.Config) map[echogen.Provider]string {
 	}
 }
 
-// languageModels are the clients of every model provider.
+// languageModels are the clients of every AI provider.
 type languageModels struct {
-	compatible map[echogen.Provider]*openai.Client
-	gemini     *gemini.Client
-	anthropic  *anthropic.Client
+	compatible  map[echogen.Provider]*openai.Client
+	gemini      *gemini.Client
+	anthropic   *anthropic.Client
+	elevenlabs  *elevenlabs.Client
+	imageRouter *imagerouter.Client
 }
 
 func newLanguageModels() *languageModels {
@@ -356,8 +377,33 @@ func newLanguageModels() *languageModels {
 			echogen.ProviderOllama:           openai.NewOllama(openai.Options{}),
 			echogen.ProviderOpenAICompatible: openai.NewCompatible(openai.Options{}),
 		},
-		gemini:    gemini.New(gemini.Options{}),
-		anthropic: anthropic.New(anthropic.Options{}),
+		gemini:      gemini.New(gemini.Options{}),
+		anthropic:   anthropic.New(anthropic.Options{}),
+		elevenlabs:  elevenlabs.New(elevenlabs.Options{}),
+		imageRouter: imagerouter.New(imagerouter.Options{}),
+	}
+}
+
+// speech are the text-to-speech engines, by provider; "local" is
+// espeak-ng.
+func (m *languageModels) speech() map[echogen.Provider]echogen.TTS {
+	return map[echogen.Provider]echogen.TTS{
+		echogen.ProviderOpenAI:           m.compatible[echogen.ProviderOpenAI],
+		echogen.ProviderOpenAICompatible: m.compatible[echogen.ProviderOpenAICompatible],
+		echogen.ProviderGemini:           m.gemini,
+		echogen.ProviderElevenLabs:       m.elevenlabs,
+		echogen.ProviderLocal:            espeak.New(espeak.Options{}),
+	}
+}
+
+// images are the cover-art generators, by provider; "local" paints
+// offline.
+func (m *languageModels) images() map[echogen.Provider]echogen.ImageGen {
+	return map[echogen.Provider]echogen.ImageGen{
+		echogen.ProviderOpenAI:      m.compatible[echogen.ProviderOpenAI],
+		echogen.ProviderGemini:      m.gemini,
+		echogen.ProviderImageRouter: m.imageRouter,
+		echogen.ProviderLocal:       local.NewCoverPainter(),
 	}
 }
 

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -73,6 +74,8 @@ type Config struct {
 	IngestJobTimeout      time.Duration // INGEST_JOB_TIMEOUT
 	AllowServerKeys       bool          // ALLOW_SERVER_PROVIDER_KEYS
 	ScriptJobTimeout      time.Duration // SCRIPT_JOB_TIMEOUT
+	AudioJobTimeout       time.Duration // AUDIO_JOB_TIMEOUT
+	MonthlyBudgetUSD      *float64      // USER_MONTHLY_BUDGET_USD
 	ProviderCalls         int           // PROVIDER_MAX_CONCURRENT_CALLS
 	IngestAllowPrivate    bool          // INGEST_ALLOW_PRIVATE_ADDRESSES: tests only
 
@@ -112,6 +115,10 @@ type ProviderKeys struct {
 
 // Production reports whether ENVIRONMENT is production.
 func (c *Config) Production() bool { return c.Environment == "production" }
+
+// TempDir holds episodes while they are encoded: DATA_DIR/tmp, on the
+// same disk as the media.
+func (c *Config) TempDir() string { return filepath.Join(c.DataDir, "tmp") }
 
 // SQLitePath is the database file used when DATABASE_URL is empty.
 func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "echogen.db") }
@@ -185,6 +192,8 @@ func Load(getenv func(string) string, dotenv map[string]string) (*Config, error)
 		IngestJobTimeout:      r.duration("INGEST_JOB_TIMEOUT", 3*time.Minute, time.Second, time.Hour),
 		AllowServerKeys:       r.boolean("ALLOW_SERVER_PROVIDER_KEYS", false),
 		ScriptJobTimeout:      r.duration("SCRIPT_JOB_TIMEOUT", 20*time.Minute, time.Minute, 6*time.Hour),
+		AudioJobTimeout:       r.duration("AUDIO_JOB_TIMEOUT", 30*time.Minute, time.Minute, 6*time.Hour),
+		MonthlyBudgetUSD:      r.money("USER_MONTHLY_BUDGET_USD"),
 		ProviderCalls:         r.integer("PROVIDER_MAX_CONCURRENT_CALLS", 4, 1, 64),
 		IngestAllowPrivate:    r.boolean("INGEST_ALLOW_PRIVATE_ADDRESSES", false),
 
@@ -313,6 +322,20 @@ func (r *reader) integer(key string, def, lo, hi int) int {
 		return def
 	}
 	return n
+}
+
+// money reads an optional amount of US dollars; unset is nil.
+func (r *reader) money(key string) *float64 {
+	v := r.get(key)
+	if v == "" {
+		return nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		r.fail(key, v, "must be an amount of US dollars such as 5 or 12.50")
+		return nil
+	}
+	return &f
 }
 
 func (r *reader) duration(key string, def, lo, hi time.Duration) time.Duration {

@@ -271,6 +271,10 @@ func (h *AudioHandler) render(ctx context.Context, run JobRun, req *audioRequest
 	if err != nil {
 		return nil, err
 	}
+	for i := range res.Chapters { // to the millisecond, as the turns' times
+		c := &res.Chapters[i]
+		c.Start, c.End = math.Round(c.Start*1000)/1000, math.Round(c.End*1000)/1000
+	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
@@ -447,8 +451,10 @@ func (s *renderStats) providers() []string {
 	return out
 }
 
-// synthesize voices every turn not already cached, several at once, and
-// stops them all at the first failure or cancellation.
+// synthesize voices every turn not already cached, several at once. At
+// the first failure no new turn starts, but the turns already being
+// voiced finish and are cached, since they are paid for; cancelling the
+// job stops them all.
 func (h *AudioHandler) synthesize(ctx context.Context, run JobRun, script *Script, turns []turnAudio) (*renderStats, error) {
 	lib := h.library
 	stats := &renderStats{byProvider: map[Provider]bool{}}
@@ -480,26 +486,33 @@ func (h *AudioHandler) synthesize(ctx context.Context, run JobRun, script *Scrip
 		}
 		creds[p] = c
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	var (
+		mu       sync.Mutex
+		firstErr error
+		finished = len(turns) - len(todo)
+		wg       sync.WaitGroup
+	)
+	failed := make(chan struct{})
 	work := make(chan int)
-	var wg sync.WaitGroup
-	var done sync.Mutex
-	finished := len(turns) - len(todo)
 	for range min(renderWorkers, len(todo)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				if err := h.synthesizeTurn(ctx, run.Job, script, turns[i], script.Segments[i], creds[turns[i].choice.Provider], stats); err != nil {
-					cancel(err)
-					return
+				err := h.synthesizeTurn(ctx, run.Job, script, turns[i], script.Segments[i], creds[turns[i].choice.Provider], stats)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+					close(failed)
 				}
-				done.Lock()
-				finished++
+				if err == nil {
+					finished++
+				}
 				n := finished
-				done.Unlock()
-				run.Progress(ctx, Progress{Stage: "voicing", Percent: 5 + 75*float64(n)/float64(len(turns)), Message: fmt.Sprintf("voiced %d of %d turns", n, len(turns))})
+				mu.Unlock()
+				if err == nil {
+					run.Progress(ctx, Progress{Stage: "voicing", Percent: 5 + 75*float64(n)/float64(len(turns)), Message: fmt.Sprintf("voiced %d of %d turns", n, len(turns))})
+				}
 			}
 		}()
 	}
@@ -507,14 +520,19 @@ feed:
 	for _, i := range todo {
 		select {
 		case work <- i:
+		case <-failed:
+			break feed
 		case <-ctx.Done():
 			break feed
 		}
 	}
 	close(work)
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	return stats, nil
 }

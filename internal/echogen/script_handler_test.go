@@ -42,6 +42,7 @@ const (
 // storage and a stand-in OpenAI server answered by a Brain.
 type scriptEnv struct {
 	store   echogen.Store
+	blobs   *blob.Local
 	library *echogen.LibraryService
 	handler *echogen.ScriptHandler
 	brain   *llmtest.Brain
@@ -79,6 +80,7 @@ func newScriptEnv(t testing.TB, newStore func(*testing.T) echogen.Store, serverK
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.blobs = media
 	e.library = echogen.NewLibraryService(e.store, media, keys, nil, clock, log, echogen.LibraryOptions{Buckets: buckets, ServerKeys: serverKeys})
 	e.srv = llmtest.New(t, llmtest.OpenAI, e.brain.Answer)
 	llms := map[echogen.Provider]echogen.LLM{echogen.ProviderOpenAI: openai.New("OpenAI", e.srv.URL, openai.Options{})}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/echogen/server/internal/audio"
 	"github.com/echogen/server/internal/auth"
 	"github.com/echogen/server/internal/blob"
 	"github.com/echogen/server/internal/echogen"
@@ -21,6 +22,7 @@ import (
 	"github.com/echogen/server/internal/ingest"
 	"github.com/echogen/server/internal/jobs"
 	"github.com/echogen/server/internal/pipeline"
+	"github.com/echogen/server/internal/provider/espeak"
 	"github.com/echogen/server/internal/provider/keycheck"
 	"github.com/echogen/server/internal/provider/llmtest"
 	"github.com/echogen/server/internal/provider/local"
@@ -165,8 +167,15 @@ func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryServic
 		t.Fatal(err)
 	}
 	svc := echogen.NewJobService(store, q, q.Events(), clock, log, 2)
-	svc.Register(echogen.NewIngestHandler(library, ingest.New(ingest.Options{AllowPrivate: true}), nil, 0))
-	svc.Register(echogen.NewScriptHandler(library, llms, pipeline.NewScriptWriter(pipeline.Options{}), local.NewWriter(), echogen.NewProviderCalls(echogen.CallOptions{}), echogen.ScriptOptions{}))
+	calls := echogen.NewProviderCalls(echogen.CallOptions{})
+	engine := audio.New(audio.Options{TempDir: t.TempDir()})
+	ingester := echogen.NewIngestHandler(library, ingest.New(ingest.Options{AllowPrivate: true}), nil, 0)
+	scripts := echogen.NewScriptHandler(library, llms, pipeline.NewScriptWriter(pipeline.Options{}), local.NewWriter(), calls, echogen.ScriptOptions{})
+	voices := echogen.NewAudioHandler(library, map[echogen.Provider]echogen.TTS{echogen.ProviderLocal: espeak.New(espeak.Options{})}, engine, calls, echogen.AudioOptions{TempDir: t.TempDir()})
+	covers := echogen.NewCoverHandler(library, map[echogen.Provider]echogen.ImageGen{echogen.ProviderLocal: local.NewCoverPainter()}, engine, calls, 0, t.TempDir())
+	for _, h := range []echogen.JobHandler{ingester, scripts, voices, covers, echogen.NewPodcastHandler(library, ingester, scripts, voices, covers)} {
+		svc.Register(h)
+	}
 	q.RegisterJobs(svc)
 	if err := q.Start(context.Background()); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/testenv"
 )
 
 // sseEvent is one server-sent event.
@@ -131,8 +134,8 @@ func TestJobsAPI(t *testing.T) {
 		}
 
 		// Unknown types and bad payloads are refused before anything is queued.
-		r = e.do("POST", "/api/v1/jobs", ada.access, `{"job_type":"audio_render","payload":{}}`)
-		if r.status != 400 || !strings.Contains(string(r.raw), "content_ingest") {
+		r = e.do("POST", "/api/v1/jobs", ada.access, `{"job_type":"video_render","payload":{}}`)
+		if r.status != 400 || !strings.Contains(string(r.raw), "content_ingest") || !strings.Contains(string(r.raw), "podcast_generation") {
 			t.Errorf("unknown type: %d %s", r.status, r.raw)
 		}
 		r = e.do("POST", "/api/v1/jobs", ada.access, `{"job_type":"content_ingest","payload":{"url":"ftp://x","text":"y"}}`)
@@ -296,4 +299,91 @@ func TestScriptGenerationJob(t *testing.T) {
 		}
 		e.checkLogs()
 	})
+}
+
+// TestPodcastFromURLOffline makes a podcast from a web page with the
+// offline engines only: extractive writer, espeak-ng, the cover painter.
+func TestPodcastFromURLOffline(t *testing.T) {
+	testenv.RequireTool(t, "espeak-ng", "apt-get install espeak-ng")
+	testenv.RequireTool(t, "ffmpeg", "apt-get install ffmpeg")
+	e := newTestEnv(t, storeSQLite)
+	ada, bob := e.signUp("ada@example.com"), e.signUp("bob@example.com")
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<html><head><title>The Tides</title></head><body><article><h1>The Tides</h1>
+<p>The tide comes in twice a day, pulled by the moon and, less strongly, by the sun.</p>
+<p>Spring tides come at new and full moon, when the sun and the moon line up and their pulls add together.</p>
+<p>Neap tides come in between, when the two pull at right angles and partly cancel each other out.</p>
+<p>The Bay of Fundy in Canada has the highest tides on Earth, rising more than sixteen metres.</p>
+<p>Tidal power stations turn this daily rise and fall into electricity without burning anything.</p></article></body></html>`)
+	}))
+	t.Cleanup(site.Close)
+
+	payload := `{"url":"` + site.URL + `/tides","target_minutes":1,"speakers":["Ada","Bob"],"gap_ms":250}`
+	var est map[string]any
+	decode(t, e.do("POST", "/api/v1/estimates", ada.access, payload), &est)
+	if est["total_cost_usd"] != float64(0) || est["within_budget"] != true || est["words"] != float64(150) {
+		t.Errorf("estimate %v", est)
+	}
+	r := e.do("POST", "/api/v1/jobs", ada.access, `{"job_type":"podcast_generation","payload":`+payload+`}`)
+	if r.status != http.StatusAccepted {
+		t.Fatalf("enqueue: %d %s", r.status, r.raw)
+	}
+	job := e.waitJob(t, ada.access, r.object(t)["id"].(string))
+	if job["status"] != "succeeded" {
+		t.Fatalf("job %v", job)
+	}
+	result := job["result"].(map[string]any)
+	for _, k := range []string{"content_id", "script_id", "podcast_id", "audio_storage_path", "cover_art_storage_path"} {
+		if s, _ := result[k].(string); s == "" {
+			t.Errorf("result lacks %s: %v", k, result)
+		}
+	}
+	id := result["podcast_id"].(string)
+	pod := e.do("GET", "/api/v1/podcasts/"+id+"/with-script", ada.access, "").object(t)
+	if pod["cover_art_url"] == nil || pod["duration_seconds"] == nil || pod["metadata"].(map[string]any)["format"] != "mp3" {
+		t.Errorf("podcast %v", pod)
+	}
+	for _, seg := range pod["script"].(map[string]any)["segments"].([]any) {
+		if s := seg.(map[string]any); s["start_time"] == nil || (s["speaker"] != "Ada" && s["speaker"] != "Bob") {
+			t.Errorf("segment %v", s)
+		}
+	}
+	for path, wantType := range map[string]string{"/audio": "audio/mpeg", "/cover": "image/png", "/transcript?format=vtt": "text/vtt"} {
+		res, err := e.srv.Client().Do(mustRequest(t, "GET", e.srv.URL+"/api/v1/podcasts/"+id+path, ada.access))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), wantType) || len(body) == 0 {
+			t.Errorf("GET %s (followed): %d %s, %d bytes", path, res.StatusCode, res.Header.Get("Content-Type"), len(body))
+		}
+	}
+	if r := e.do("GET", "/api/v1/podcasts/"+id+"/transcript", bob.access, ""); r.status != http.StatusNotFound {
+		t.Errorf("another user's transcript: %d", r.status)
+	}
+	// Rerender with a longer gap: every turn comes from the cache.
+	r = e.do("POST", "/api/v1/podcasts/"+id+"/rerender", ada.access, `{"gap_ms":600}`)
+	if r.status != http.StatusAccepted {
+		t.Fatalf("rerender: %d %s", r.status, r.raw)
+	}
+	if job := e.waitJob(t, ada.access, r.object(t)["id"].(string)); job["status"] != "succeeded" {
+		t.Fatalf("rerender job %v", job)
+	}
+	md := e.do("GET", "/api/v1/podcasts/"+id, ada.access, "").object(t)["metadata"].(map[string]any)
+	if md["turns_synthesized"] != json.Number("0") || md["gap_ms"] != json.Number("600") {
+		t.Errorf("after rerender: synthesized %v, gap %v", md["turns_synthesized"], md["gap_ms"])
+	}
+	e.checkLogs()
+}
+
+func mustRequest(t *testing.T, method, url, token string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	return req
 }
