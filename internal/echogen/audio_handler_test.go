@@ -92,7 +92,7 @@ func (e *renderEnv) newScript(t *testing.T, segs []echogen.Segment) *echogen.Scr
 	t.Helper()
 	now := time.Now().UTC()
 	s := &echogen.Script{ID: echogen.NewID(), UserID: e.user, Title: "Lights of Quillon", Language: "en", Segments: segs,
-		Metadata: map[string]any{"chapters": []any{map[string]any{"title": "Welcome", "segment": 0.0}, map[string]any{"title": "History", "segment": 1.0}}},
+		Metadata:  map[string]any{"chapters": []any{map[string]any{"title": "Welcome", "segment": 0.0}, map[string]any{"title": "History", "segment": 1.0}}},
 		CreatedAt: now, UpdatedAt: now}
 	if err := e.store.CreateScript(t.Context(), s); err != nil {
 		t.Fatal(err)
