@@ -17,8 +17,11 @@ import (
 
 	"github.com/echogen/server/internal/audio"
 	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/provider/elevenlabs"
 	"github.com/echogen/server/internal/provider/espeak"
 	"github.com/echogen/server/internal/provider/local"
+	"github.com/echogen/server/internal/provider/openai"
+	"github.com/echogen/server/internal/provider/ttstest"
 	"github.com/echogen/server/internal/storetest"
 	"github.com/echogen/server/internal/testenv"
 )
@@ -467,5 +470,90 @@ func BenchmarkRenderConcurrency(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestRenderMixedProviders(t *testing.T) {
+	e := newRenderEnv(t, storetest.NewSQLite, audio.Options{})
+	oai := ttstest.New(t, ttstest.OpenAI, func(ttstest.Request) ttstest.Reply { return ttstest.Reply{} })
+	eleven := ttstest.New(t, ttstest.ElevenLabs, func(ttstest.Request) ttstest.Reply { return ttstest.Reply{} })
+	calls := echogen.NewProviderCalls(echogen.CallOptions{})
+	e.audio = echogen.NewAudioHandler(e.library, map[echogen.Provider]echogen.TTS{
+		echogen.ProviderLocal:      e.speech,
+		echogen.ProviderOpenAI:     openai.New("OpenAI", oai.URL, openai.Options{}),
+		echogen.ProviderElevenLabs: elevenlabs.New(elevenlabs.Options{BaseURL: eleven.URL}),
+	}, e.engine, calls, echogen.AudioOptions{TempDir: t.TempDir()})
+	e.addKey(t, echogen.ProviderOpenAI, userKey)
+	e.addKey(t, echogen.ProviderElevenLabs, "xi-eleven-key-0123456789")
+	script := e.newScript(t, lines)
+	res, err := e.render(t.Context(), echogen.NewID(), map[string]any{"script_id": script.ID, "voices": map[string]any{
+		"Alex": map[string]any{"provider": "openai", "voice": "coral"},
+		"Sam":  map[string]any{"provider": "elevenlabs", "settings": map[string]any{"stability": 0.3, "speed": 1.1}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.speech.calls() != 0 {
+		t.Errorf("espeak-ng was called %d times; no speaker uses it", e.speech.calls())
+	}
+	oreqs, ereqs := oai.Requests(), eleven.Requests()
+	if len(oreqs) != 2 || len(ereqs) != 2 {
+		t.Fatalf("%d OpenAI and %d ElevenLabs calls; want 2 each", len(oreqs), len(ereqs))
+	}
+	for _, r := range oreqs {
+		if r.Voice != "coral" || r.Model != "gpt-4o-mini-tts" || r.APIKey != userKey {
+			t.Errorf("OpenAI request %+v", r)
+		}
+		if strings.Contains(r.Text, "whale oil") && !strings.Contains(r.Tone, "thoughtful") {
+			t.Errorf("the tone did not reach gpt-4o-mini-tts: %q", r.Tone)
+		}
+	}
+	for _, r := range ereqs {
+		if r.Settings["stability"] != 0.3 || r.Settings["speed"] != 1.1 || r.Voice != "pNInz6obpgDQGcFmaJgB" { // the second default voice: Sam speaks second
+			t.Errorf("ElevenLabs request %+v", r)
+		}
+	}
+	pod, _ := e.store.Podcast(t.Context(), e.user, res["podcast_id"].(string))
+	if fmt.Sprint(pod.Metadata["providers"]) != "[elevenlabs openai]" || pod.Metadata["cost_usd"].(float64) <= 0 {
+		t.Errorf("metadata %v", pod.Metadata)
+	}
+	totals, err := e.store.UsageTotals(t.Context(), e.user, time.Time{}, time.Now().Add(time.Hour), echogen.UsageByProvider)
+	if err != nil || len(totals) != 2 || totals[0].Events != 2 || totals[0].Characters == 0 || totals[1].Events != 2 {
+		t.Errorf("usage %+v, %v", totals, err)
+	}
+}
+
+func TestBudgetStopsPaidWork(t *testing.T) {
+	e := newRenderEnv(t, storetest.NewSQLite, audio.Options{})
+	oai := ttstest.New(t, ttstest.OpenAI, func(ttstest.Request) ttstest.Reply { return ttstest.Reply{} })
+	e.audio = echogen.NewAudioHandler(e.library, map[echogen.Provider]echogen.TTS{
+		echogen.ProviderOpenAI: openai.New("OpenAI", oai.URL, openai.Options{}), echogen.ProviderLocal: e.speech,
+	}, e.engine, echogen.NewProviderCalls(echogen.CallOptions{}), echogen.AudioOptions{TempDir: t.TempDir()})
+	e.addKey(t, echogen.ProviderOpenAI, userKey)
+	now := time.Now().UTC()
+	if err := e.store.CreateProfile(t.Context(), &echogen.Profile{UserID: e.user, Preferences: map[string]any{"monthly_budget_usd": 0.0001}, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	script := e.newScript(t, lines)
+	voices := map[string]any{"Alex": map[string]any{"provider": "openai", "model": "tts-1-hd"}}
+	_, err := e.render(t.Context(), echogen.NewID(), map[string]any{"script_id": script.ID, "voices": voices})
+	var ee *echogen.Error
+	if !errors.As(err, &ee) || ee.Code != "budget_exceeded" || !echogen.Permanent(err) {
+		t.Fatalf("err = %v; want budget_exceeded", err)
+	}
+	if oai.Calls() != 0 {
+		t.Errorf("%d paid calls were made over budget", oai.Calls())
+	}
+	// Offline voices cost nothing and are never refused.
+	if _, err := e.render(t.Context(), echogen.NewID(), map[string]any{"script_id": script.ID}); err != nil {
+		t.Fatal(err)
+	}
+	est, err := e.library.EstimatePodcast(t.Context(), echogen.Principal{UserID: e.user},
+		map[string]any{"text": sourceText, "provider": "openai", "model": "gpt-4o-mini", "target_minutes": 10.0, "voices": voices, "cover": map[string]any{"provider": "openai"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if est.WithinBudget || est.TotalUSD <= 0 || len(est.Items) != 4 || est.Words != 1500 || *est.Budget.MonthlyUSD != 0.0001 {
+		t.Errorf("estimate %+v", est)
 	}
 }

@@ -204,10 +204,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			err = fmt.Errorf("unknown path %q", p)
 		}
 	case Gemini:
-		rest, ok := strings.CutPrefix(p, "/v1beta/models/")
-		if model, ok = strings.CutSuffix(rest, ":generateContent"); !ok || model == "" || strings.Contains(model, "/") {
+		rest, prefixed := strings.CutPrefix(p, "/v1beta/models/")
+		m, suffixed := strings.CutSuffix(rest, ":generateContent")
+		if !prefixed || !suffixed || m == "" || strings.Contains(m, "/") {
 			err = fmt.Errorf("unknown path %q", p)
 		}
+		model = m
 	case ImageRouter:
 		if p != "/v1/openai/images/generations" {
 			err = fmt.Errorf("unknown path %q", p)
@@ -266,10 +268,11 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	models, files := slices.Clone(s.models), slices.Clone(s.files)
+	s.mu.Unlock()
 	if r.URL.Path == "/v1/models" {
 		data := []any{}
-		for _, m := range s.models {
+		for _, m := range models {
 			data = append(data, map[string]any{"id": m.ID, "object": "model", "type": m.Type, "name": m.ID,
 				"owned_by": strings.Split(m.ID, "/")[0], "supported_sizes": []any{"1024x1024"}, "supported_qualities": []any{"auto"}})
 		}
@@ -277,16 +280,15 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n, ok := strings.CutPrefix(r.URL.Path, "/files/"); ok {
-		if i, err := strconv.Atoi(strings.TrimSuffix(n, ".png")); err == nil && i >= 0 && i < len(s.files) {
-			w.Header().Set("Content-Type", http.DetectContentType(s.files[i]))
-			w.Write(s.files[i])
+		if i, err := strconv.Atoi(strings.TrimSuffix(n, ".png")); err == nil && i >= 0 && i < len(files) {
+			w.Header().Set("Content-Type", http.DetectContentType(files[i]))
+			w.Write(files[i])
 			return
 		}
 		http.NotFound(w, r) // a file host answers plain 404s
 		return
 	}
-	s.t.Errorf("imagetest %v: GET %s: unknown path", s.wire, r.URL.RequestURI())
-	http.NotFound(w, r)
+	s.reject(w, r, fmt.Errorf("unknown path %q", r.URL.Path))
 }
 
 // reject fails the test and answers 400 as the real API answers a bad
