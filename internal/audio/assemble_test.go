@@ -241,7 +241,6 @@ func TestAssembleSpeech(t *testing.T) {
 	var out bytes.Buffer
 	res, err := e.Assemble(context.Background(), echogen.AssembleRequest{
 		Turns: len(wavs), OpenTurn: turnsOf(wavs), GapMs: 300, Normalize: true, Format: echogen.FormatMP3,
-		Tags: echogen.AssembleRequest{}.Tags,
 	}, &out)
 	if err != nil {
 		t.Fatal(err)

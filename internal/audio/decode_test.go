@@ -173,10 +173,9 @@ func TestCanonicalSpeech(t *testing.T) {
 			}
 			// Sample by sample against ffmpeg: the lossless path agrees
 			// closely, the lossy ones roughly.
-			lossy := sniff(file, tt.format) == echogen.AudioMP3
-			minSNR := 40.0
-			if lossy {
-				minSNR = 18
+			minSNR, maxLU := 40.0, 0.05
+			if sniff(file, tt.format) == echogen.AudioMP3 {
+				minSNR, maxLU = 18, 0.5
 			}
 			lag := tt.lag
 			snr := snr(reference, x[lag:])
@@ -186,7 +185,7 @@ func TestCanonicalSpeech(t *testing.T) {
 			}
 			inLUFS, _ := measure(reference, rate)
 			outLUFS, _ := measure(x, rate)
-			if tolerance := map[bool]float64{false: 0.05, true: 0.5}[lossy]; math.Abs(inLUFS-outLUFS) > tolerance {
+			if math.Abs(inLUFS-outLUFS) > maxLU {
 				t.Errorf("loudness %.2f LUFS, ffmpeg's decoding %.2f", outLUFS, inLUFS)
 			}
 		})

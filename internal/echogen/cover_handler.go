@@ -19,8 +19,11 @@ const CoverArtType = "cover_art"
 // DefaultCoverTimeout bounds one attempt of a cover_art job.
 const DefaultCoverTimeout = 5 * time.Minute
 
+// defaultImageModels are current as of the SDKs pinned in go.mod:
+// gpt-image-1 and DALL·E are retired, and Imagen is no longer served by
+// the Gemini API (only by Vertex AI).
 var defaultImageModels = map[Provider]string{
-	ProviderOpenAI: "gpt-image-1", ProviderGemini: "imagen-4.0-generate-001", ProviderImageRouter: "openai/gpt-image-1", ProviderLocal: "gradient",
+	ProviderOpenAI: "gpt-image-2", ProviderGemini: "gemini-3.1-flash-image", ProviderImageRouter: "openai/gpt-image-2", ProviderLocal: "gradient",
 }
 
 // CoverHandler runs cover_art jobs.

@@ -153,24 +153,12 @@ func (c *Client) generate(ctx context.Context, apiKey string, req echogen.ImageR
 	if err := c.call(ctx, http.MethodPost, generationsPath, apiKey, body, &out); err != nil {
 		return nil, err
 	}
-	var pic []byte
-	switch {
-	case len(out.Data) == 0 || out.Data[0].B64JSON == "" && out.Data[0].URL == "":
+	if len(out.Data) == 0 || out.Data[0].B64JSON == "" && out.Data[0].URL == "" {
 		return nil, echogen.Errorf(echogen.KindUnavailable, providerhttp.LLMEmptyAnswer, "%s sent no picture", name)
-	case out.Data[0].B64JSON != "":
-		b64 := out.Data[0].B64JSON
-		if _, data, ok := strings.Cut(b64, ";base64,"); ok && strings.HasPrefix(b64, "data:") {
-			b64 = data // a data: URL, as some of the routed providers send
-		}
-		var err error
-		if pic, err = base64.StdEncoding.DecodeString(b64); err != nil {
-			return nil, badAnswer("the picture is not valid base64", err)
-		}
-	default:
-		var err error
-		if pic, err = c.download(ctx, out.Data[0].URL, apiKey); err != nil {
-			return nil, err
-		}
+	}
+	pic, err := c.picture(ctx, out.Data[0].B64JSON, out.Data[0].URL, apiKey)
+	if err != nil {
+		return nil, err
 	}
 	ct := imageType(pic)
 	if ct == "" {
@@ -246,6 +234,21 @@ func (c *Client) call(ctx context.Context, method, path, apiKey string, in, out 
 		return providerhttp.LLMCallError(ctx, name, err, true, apiKey)
 	}
 	return nil
+}
+
+// picture decodes a base64 picture or, without one, downloads the link.
+func (c *Client) picture(ctx context.Context, b64, link, apiKey string) ([]byte, error) {
+	if b64 == "" {
+		return c.download(ctx, link, apiKey)
+	}
+	if _, data, ok := strings.Cut(b64, ";base64,"); ok && strings.HasPrefix(b64, "data:") {
+		b64 = data // a data: URL, as some of the routed providers send
+	}
+	pic, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, badAnswer("the picture is not valid base64", err)
+	}
+	return pic, nil
 }
 
 // download fetches a picture ImageRouter linked to, without the key.
