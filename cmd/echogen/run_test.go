@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/joho/godotenv"
+
+	"github.com/echogen/server/internal/testenv"
 )
 
 // logWatcher collects run's JSON log lines and reports the address once
@@ -136,5 +138,47 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}
+	}
+}
+
+// TestGenerate runs `echogen generate` on a fresh folder with the offline
+// engines and checks that every file it names exists and is what it says.
+func TestGenerate(t *testing.T) {
+	testenv.RequireTool(t, "espeak-ng", "apt-get install espeak-ng")
+	testenv.RequireTool(t, "ffmpeg", "apt-get install ffmpeg")
+	t.Chdir(t.TempDir())
+	text := "The tide comes in twice a day, pulled by the moon. Spring tides come at new and full moon. " +
+		"Neap tides come in between, when the sun and the moon pull at right angles. The Bay of Fundy has the highest tides on Earth."
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"generate", "--text", text, "--title", "Tides", "--minutes", "1", "--speakers", "Ada,Bob", "--out", "out/tides.mp3"},
+		func(string) string { return "" }, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("generate: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "100% finished") {
+		t.Errorf("no finished progress bar:\n%q", stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if !strings.HasPrefix(lines[0], "podcast ") {
+		t.Fatalf("stdout:\n%s", stdout.String())
+	}
+	want := map[string]string{"out/tides.mp3": "ID3", "out/tides.png": "\x89PNG", "out/tides.vtt": "WEBVTT", "out/tides.srt": "1\n", "out/tides.transcript.json": "{", "out/tides.chapters.json": "{"}
+	for _, f := range lines[1:] {
+		prefix, ok := want[f]
+		if !ok {
+			t.Errorf("unexpected file %s", f)
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil || !strings.HasPrefix(string(b), prefix) {
+			t.Errorf("%s: %v, starts %q", f, err, string(b[:min(len(b), 8)]))
+		}
+		delete(want, f)
+	}
+	if len(want) > 0 {
+		t.Errorf("files not written: %v", want)
+	}
+	if err := run(t.Context(), []string{"generate", "--out", "x.mp3"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
+		t.Error("generate without a source succeeded")
 	}
 }
