@@ -206,7 +206,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	}
 	queue.RegisterJobs(jobService)
 
-	catalogue := echogen.NewCatalogue(library, models.listers(), clock)
+	catalogue := echogen.NewCatalogue(library, models.listers(), map[echogen.Provider]echogen.VoiceLister{
+		echogen.ProviderElevenLabs: models.elevenlabs, echogen.ProviderLocal: models.espeak,
+	}, clock)
 
 	handler := httpapi.NewServer(httpapi.Deps{
 		Accounts:  accounts,
@@ -365,6 +367,7 @@ type languageModels struct {
 	gemini      *gemini.Client
 	anthropic   *anthropic.Client
 	elevenlabs  *elevenlabs.Client
+	espeak      *espeak.Client
 	imageRouter *imagerouter.Client
 }
 
@@ -380,6 +383,7 @@ func newLanguageModels() *languageModels {
 		gemini:      gemini.New(gemini.Options{}),
 		anthropic:   anthropic.New(anthropic.Options{}),
 		elevenlabs:  elevenlabs.New(elevenlabs.Options{}),
+		espeak:      espeak.New(espeak.Options{}),
 		imageRouter: imagerouter.New(imagerouter.Options{}),
 	}
 }
@@ -392,7 +396,7 @@ func (m *languageModels) speech() map[echogen.Provider]echogen.TTS {
 		echogen.ProviderOpenAICompatible: m.compatible[echogen.ProviderOpenAICompatible],
 		echogen.ProviderGemini:           m.gemini,
 		echogen.ProviderElevenLabs:       m.elevenlabs,
-		echogen.ProviderLocal:            espeak.New(espeak.Options{}),
+		echogen.ProviderLocal:            m.espeak,
 	}
 }
 

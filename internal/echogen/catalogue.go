@@ -49,6 +49,12 @@ func (f ModelListerFunc) ListModels(ctx context.Context, apiKey, baseURL string)
 	return f(ctx, apiKey, baseURL)
 }
 
+// VoiceLister asks a speech provider which voices a key can use; the
+// offline engine is asked with no key.
+type VoiceLister interface {
+	ListVoices(ctx context.Context, apiKey string) ([]Voice, error)
+}
+
 // builtinCatalogue is what the server knows without asking (checked
 // 2026-11). Live model lists replace Models when the caller has a key.
 func builtinCatalogue() []ProviderInfo {
@@ -77,7 +83,8 @@ func builtinCatalogue() []ProviderInfo {
 		{ID: ProviderHyperbrowser, Name: "Hyperbrowser", Kinds: []string{KindScrape}},
 		{ID: ProviderOllama, Name: "Ollama", Kinds: []string{KindLLM}},
 		{ID: ProviderOpenAICompatible, Name: "OpenAI-compatible server", Kinds: []string{KindLLM, KindTTS}},
-		{ID: ProviderLocal, Name: "Offline engines", Kinds: []string{KindLLM, KindTTS, KindImage}, HasKey: true, Models: []string{"extractive"}},
+		{ID: ProviderLocal, Name: "Offline engines", Kinds: []string{KindLLM, KindTTS, KindImage}, HasKey: true, Models: []string{"extractive"},
+			TTSModels: []string{"espeak-ng"}, Voices: []Voice{{ID: "en-us"}, {ID: "en-us+m3"}, {ID: "en-us+f3"}, {ID: "en-gb"}}},
 	}
 }
 
@@ -87,24 +94,26 @@ const catalogueTTL = 10 * time.Minute
 // liveListTimeout bounds each provider's model list call.
 const liveListTimeout = 5 * time.Second
 
-type cachedModels struct {
-	models []string
-	at     time.Time
+type cachedList struct {
+	list any // []string or []Voice
+	at   time.Time
 }
 
 // Catalogue lists the providers with what the caller can use.
 type Catalogue struct {
 	library *LibraryService
 	listers map[Provider]ModelLister
+	voices  map[Provider]VoiceLister
 	clock   Clock
 
 	mu    sync.Mutex
-	cache map[string]cachedModels // user id + provider → live list
+	cache map[string]cachedList // user id + key id + what → live list
 }
 
-// NewCatalogue returns a Catalogue; listers fetch live model lists.
-func NewCatalogue(library *LibraryService, listers map[Provider]ModelLister, clock Clock) *Catalogue {
-	return &Catalogue{library: library, listers: listers, clock: clock, cache: map[string]cachedModels{}}
+// NewCatalogue returns a Catalogue; listers fetch live model lists and
+// voices live voice lists.
+func NewCatalogue(library *LibraryService, listers map[Provider]ModelLister, voices map[Provider]VoiceLister, clock Clock) *Catalogue {
+	return &Catalogue{library: library, listers: listers, voices: voices, clock: clock, cache: map[string]cachedList{}}
 }
 
 // Providers returns the catalogue for the caller. A provider's live model
@@ -128,46 +137,72 @@ func (c *Catalogue) Providers(ctx context.Context, p Principal) ([]ProviderInfo,
 		if info.ModelsSource == "" && len(info.Models) > 0 {
 			info.ModelsSource = "builtin"
 		}
-		if k, ok := userKey[info.ID]; ok {
+		k, ok := userKey[info.ID]
+		switch {
+		case ok:
 			info.HasKey, info.KeySource = true, "user"
-			if lister := c.listers[info.ID]; lister != nil {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if models := c.liveModels(ctx, p.UserID, k, lister); len(models) > 0 {
-						info.Models, info.ModelsSource = models, "live"
-					}
-				}()
-			}
-		} else if c.library.serverKeys[info.ID] != "" {
+		case info.ID == ProviderLocal:
+		case c.library.serverKeys[info.ID] != "":
 			info.HasKey, info.KeySource = true, "server"
+			continue
+		default:
+			continue
+		}
+		if lister := c.listers[info.ID]; lister != nil && ok {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				list := func(ctx context.Context, secret, base string) ([]string, error) {
+					models, err := lister.ListModels(ctx, secret, base)
+					sort.Strings(models)
+					return models, err
+				}
+				if models := live(c, ctx, p.UserID, k, "models", list); len(models) > 0 {
+					info.Models, info.ModelsSource = models, "live"
+				}
+			}()
+		}
+		if lister := c.voices[info.ID]; lister != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				list := func(ctx context.Context, secret, _ string) ([]Voice, error) { return lister.ListVoices(ctx, secret) }
+				if voices := live(c, ctx, p.UserID, k, "voices", list); len(voices) > 0 {
+					info.Voices = voices
+				}
+			}()
 		}
 	}
 	wg.Wait()
 	return out, nil
 }
 
-func (c *Catalogue) liveModels(ctx context.Context, userID string, k APIKey, lister ModelLister) []string {
-	cacheKey := userID + "\x00" + k.ID
+// live asks the provider with the user's key k (none for the offline
+// engine) for a list, reusing an answer for catalogueTTL. Failures give
+// nil: the built-in list stands.
+func live[T any](c *Catalogue, ctx context.Context, userID string, k APIKey, what string, fetch func(ctx context.Context, apiKey, baseURL string) ([]T, error)) []T {
+	cacheKey := userID + "\x00" + k.ID + "\x00" + what
 	now := c.clock.Now()
 	c.mu.Lock()
 	hit, ok := c.cache[cacheKey]
 	c.mu.Unlock()
 	if ok && now.Sub(hit.at) < catalogueTTL {
-		return hit.models
+		return hit.list.([]T)
 	}
-	secret, _, err := c.library.OpenAPIKey(ctx, userID, k.ID)
-	if err != nil {
-		return nil
+	var secret string
+	if k.ID != "" {
+		var err error
+		if secret, _, err = c.library.OpenAPIKey(ctx, userID, k.ID); err != nil {
+			return nil
+		}
 	}
 	base, _ := k.Metadata["base_url"].(string)
 	lctx, cancel := context.WithTimeout(ctx, liveListTimeout)
 	defer cancel()
-	models, err := lister.ListModels(lctx, secret, base)
-	if err != nil || len(models) == 0 {
+	list, err := fetch(lctx, secret, base)
+	if err != nil || len(list) == 0 {
 		return nil
 	}
-	sort.Strings(models)
 	c.mu.Lock()
 	if len(c.cache) > 10_000 { // keep memory bounded: drop what has expired
 		for k, v := range c.cache {
@@ -176,7 +211,7 @@ func (c *Catalogue) liveModels(ctx context.Context, userID string, k APIKey, lis
 			}
 		}
 	}
-	c.cache[cacheKey] = cachedModels{models: models, at: now}
+	c.cache[cacheKey] = cachedList{list: list, at: now}
 	c.mu.Unlock()
-	return models
+	return list
 }

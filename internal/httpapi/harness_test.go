@@ -135,7 +135,7 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 		Accounts: accounts, Library: library, Jobs: jobService, Media: media.Handler(),
 		Catalogue: echogen.NewCatalogue(library, map[echogen.Provider]echogen.ModelLister{
 			echogen.ProviderOpenAI: openaiLister(provider.srv.URL + "/v1"),
-		}, clock),
+		}, map[echogen.Provider]echogen.VoiceLister{echogen.ProviderLocal: espeak.New(espeak.Options{})}, clock),
 		Ready: []httpapi.ReadinessCheck{{Name: "database", Check: store.Ping}}, Clock: clock, Log: log,
 	}, o.opts)
 	srv := httptest.NewServer(api)

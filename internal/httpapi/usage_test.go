@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/testenv"
 )
 
 func TestUsage(t *testing.T) {
@@ -74,5 +76,10 @@ func TestProviderCatalogue(t *testing.T) {
 	after := list()["openai"]
 	if after["has_key"] != true || after["key_source"] != "user" || after["models_source"] != "live" || fmt.Sprint(after["models"]) != "[gpt-4o-mini]" {
 		t.Errorf("catalogue with a key: %v", after)
+	}
+	// The offline voices are espeak-ng's own list, asked live.
+	testenv.RequireTool(t, "espeak-ng", "apt-get install espeak-ng")
+	if voices := before["local"]["voices"].([]any); len(voices) < 20 || !strings.Contains(fmt.Sprint(voices), "id:fr") {
+		t.Errorf("local voices: %d %.200v", len(voices), voices)
 	}
 }
