@@ -17,6 +17,7 @@ import (
 
 	"github.com/echogen/server/internal/audio"
 	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/ingest"
 	"github.com/echogen/server/internal/provider/elevenlabs"
 	"github.com/echogen/server/internal/provider/espeak"
 	"github.com/echogen/server/internal/provider/local"
@@ -555,5 +556,74 @@ func TestBudgetStopsPaidWork(t *testing.T) {
 	}
 	if est.WithinBudget || est.TotalUSD <= 0 || len(est.Items) != 4 || est.Words != 1500 || *est.Budget.MonthlyUSD != 0.0001 {
 		t.Errorf("estimate %+v", est)
+	}
+}
+
+// failingImages fails its first calls, then paints.
+type failingImages struct {
+	mu    sync.Mutex
+	fails int
+	next  echogen.ImageGen
+}
+
+func (f *failingImages) Generate(ctx context.Context, key string, req echogen.ImageRequest) (*echogen.Image, error) {
+	f.mu.Lock()
+	f.fails--
+	fail := f.fails >= 0
+	f.mu.Unlock()
+	if fail {
+		return nil, echogen.Errorf(echogen.KindUnavailable, "llm_unavailable", "the image service is overloaded")
+	}
+	return f.next.Generate(ctx, key, req)
+}
+
+func TestPodcastGenerationResumesFromTheLastStage(t *testing.T) {
+	e := newRenderEnv(t, storetest.NewSQLite, audio.Options{})
+	// Three failures in a row: the call's retries inside the attempt are
+	// used up, so the attempt fails in the cover stage.
+	images := &failingImages{fails: 3, next: local.NewCoverPainter()}
+	calls := echogen.NewProviderCalls(echogen.CallOptions{Wait: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
+	cover := echogen.NewCoverHandler(e.library, map[echogen.Provider]echogen.ImageGen{echogen.ProviderLocal: images}, e.engine, calls, 0, t.TempDir())
+	ingester := echogen.NewIngestHandler(e.library, ingest.New(ingest.Options{}), nil, 0)
+	h := echogen.NewPodcastHandler(e.library, ingester, e.handler, e.audio, cover)
+	payload := map[string]any{"text": sourceText, "title": "Quillon", "target_minutes": 1.0}
+	if err := h.Validate(payload); err != nil {
+		t.Fatal(err)
+	}
+	job := &echogen.Job{ID: echogen.NewID(), UserID: e.user, Type: echogen.PodcastGenerationType, Payload: payload}
+	var mu sync.Mutex
+	var stages []string
+	run := echogen.JobRun{Job: job, Progress: func(_ context.Context, p echogen.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		stages = append(stages, fmt.Sprintf("%.0f %s", p.Percent, p.Stage))
+	}}
+	if _, err := h.Run(t.Context(), run); echogen.ErrorKind(err) != echogen.KindUnavailable {
+		t.Fatalf("first attempt: %v; want the image service's failure", err)
+	}
+	voiced := e.speech.calls()
+	if voiced == 0 {
+		t.Fatal("the first attempt voiced nothing")
+	}
+	result, err := h.Run(t.Context(), run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.speech.calls() != voiced {
+		t.Errorf("the retry voiced %d turns again; only the cover was left", e.speech.calls()-voiced)
+	}
+	for _, k := range []string{"content_id", "script_id", "podcast_id", "cover_art_storage_path"} {
+		if s, _ := result[k].(string); s == "" {
+			t.Errorf("result lacks %s: %v", k, result)
+		}
+	}
+	pod, err := e.store.Podcast(t.Context(), e.user, result["podcast_id"].(string))
+	if err != nil || pod.CoverArtPath == nil {
+		t.Fatalf("podcast %+v, %v", pod, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(stages, ","); !strings.Contains(got, "voicing") || !strings.Contains(got, "painting") || !strings.Contains(got, "97 embedding") {
+		t.Errorf("progress %s", got)
 	}
 }
