@@ -53,7 +53,7 @@ type Config struct {
 
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
 
-	StorageBackend    string        // STORAGE_BACKEND: local or s3
+	StorageBackend    string        // STORAGE_BACKEND: local, s3 or supabase
 	S3Endpoint        string        // S3_ENDPOINT
 	S3Region          string        // S3_REGION
 	S3AccessKeyID     string        // S3_ACCESS_KEY_ID
@@ -171,7 +171,7 @@ func Load(getenv func(string) string, dotenv map[string]string) (*Config, error)
 
 		ShutdownTimeout: r.duration("SHUTDOWN_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
 
-		StorageBackend:    r.oneOf("STORAGE_BACKEND", "local", "local", "s3"),
+		StorageBackend:    r.oneOf("STORAGE_BACKEND", "local", "local", "s3", "supabase"),
 		S3Endpoint:        r.url("S3_ENDPOINT"),
 		S3Region:          r.str("S3_REGION", "us-east-1"),
 		S3AccessKeyID:     r.str("S3_ACCESS_KEY_ID", ""),
@@ -247,14 +247,24 @@ func (c *Config) validate(r *reader) {
 			r.problems = append(r.problems, "DATABASE_URL: must be a postgres:// or postgresql:// URL")
 		}
 	}
-	if c.AuthMode == "supabase" {
-		r.problems = append(r.problems, "AUTH_MODE=supabase: not available in this version yet; use builtin")
+	if c.AuthMode == "supabase" || c.StorageBackend == "supabase" {
+		for _, v := range []struct{ key, val string }{{"SUPABASE_URL", c.Supabase.URL}, {"SUPABASE_ANON_KEY", c.Supabase.AnonKey}, {"SUPABASE_SERVICE_ROLE_KEY", c.Supabase.ServiceRoleKey}} {
+			switch {
+			case v.val == "":
+				r.problems = append(r.problems, v.key+": required with AUTH_MODE=supabase or STORAGE_BACKEND=supabase (Supabase dashboard → Project Settings → API)")
+			case strings.HasPrefix(v.val, "your-"):
+				r.problems = append(r.problems, v.key+": still the example value; paste the project's own")
+			}
+		}
+	}
+	if c.AuthMode == "supabase" && c.DatabaseURL == "" {
+		r.problems = append(r.problems, "DATABASE_URL: required with AUTH_MODE=supabase: the project's Postgres connection string (Supabase dashboard → Connect → Session pooler)")
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		r.problems = append(r.problems, "JWT_SECRET: must be at least 32 characters")
 	}
 	if c.Production() {
-		if c.JWTSecret == "" {
+		if c.JWTSecret == "" && c.AuthMode == "builtin" {
 			r.problems = append(r.problems, "JWT_SECRET: required when ENVIRONMENT=production")
 		}
 		if c.VaultKeys == "" {

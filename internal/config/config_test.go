@@ -106,3 +106,37 @@ func TestEnsureSecrets(t *testing.T) {
 		t.Error("a secrets file was written although both secrets were configured")
 	}
 }
+
+func TestSupabaseMode(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // problems named; nil: loads
+	}{
+		{"nothing set", map[string]string{"AUTH_MODE": "supabase"}, []string{"SUPABASE_URL: required", "SUPABASE_ANON_KEY: required", "SUPABASE_SERVICE_ROLE_KEY: required", "DATABASE_URL: required"}},
+		{"example keys", map[string]string{"AUTH_MODE": "supabase", "SUPABASE_URL": "https://abc.supabase.co", "SUPABASE_ANON_KEY": "your-anon-key",
+			"SUPABASE_SERVICE_ROLE_KEY": "your-service-role-key", "DATABASE_URL": "postgres://x@h/db"}, []string{"SUPABASE_ANON_KEY: still the example value", "SUPABASE_SERVICE_ROLE_KEY: still the example value"}},
+		{"storage only", map[string]string{"STORAGE_BACKEND": "supabase"}, []string{"SUPABASE_URL: required"}},
+		{"complete, production, no JWT secret (JWKS)", map[string]string{"AUTH_MODE": "supabase", "ENVIRONMENT": "production", "SUPABASE_URL": "https://abc.supabase.co",
+			"SUPABASE_ANON_KEY": "anon", "SUPABASE_SERVICE_ROLE_KEY": "service", "DATABASE_URL": "postgres://x@h/db", "VAULT_KEYS": "k1:x", "STORAGE_BACKEND": "supabase"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(env(tc.env), nil)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if generated, err := EnsureSecrets(&Config{DataDir: t.TempDir(), AuthMode: c.AuthMode}); err != nil || len(generated) != 2 {
+					t.Errorf("supabase mode generated %v, %v; never a JWT secret", generated, err)
+				}
+				return
+			}
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("error %v does not say %q", err, w)
+				}
+			}
+		})
+	}
+}

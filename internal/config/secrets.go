@@ -23,8 +23,12 @@ const SecretsFile = "secrets.env"
 // run so a fresh `go run` works. It returns the names of the secrets it
 // generated now, for a loud log line. Production never gets here without
 // both set: Load refuses it.
+//
+// In Supabase mode JWT_SECRET is the project's own (or unset, when its
+// tokens are verified with its published keys), so it is never made up.
 func EnsureSecrets(c *Config) (generated []string, err error) {
-	if c.JWTSecret != "" && c.VaultKeys != "" && c.MediaSigningKeys != "" {
+	ownJWT := c.AuthMode != "supabase"
+	if (c.JWTSecret != "" || !ownJWT) && c.VaultKeys != "" && c.MediaSigningKeys != "" {
 		return nil, nil
 	}
 	path := filepath.Join(c.DataDir, SecretsFile)
@@ -35,7 +39,7 @@ func EnsureSecrets(c *Config) (generated []string, err error) {
 	if saved == nil {
 		saved = map[string]string{}
 	}
-	if saved["JWT_SECRET"] == "" {
+	if saved["JWT_SECRET"] == "" && ownJWT {
 		saved["JWT_SECRET"] = randomBase64(48)
 		generated = append(generated, "JWT_SECRET")
 	}
@@ -52,7 +56,7 @@ func EnsureSecrets(c *Config) (generated []string, err error) {
 			return nil, err
 		}
 	}
-	if c.JWTSecret == "" {
+	if c.JWTSecret == "" && ownJWT {
 		c.JWTSecret = saved["JWT_SECRET"]
 	}
 	if c.VaultKeys == "" {
