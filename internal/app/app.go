@@ -72,6 +72,7 @@ func openDatabase(ctx context.Context, cfg *config.Config) (*database, error) {
 		return &database{
 			name: "postgres", store: pg.Store(), migrate: pg.Migrate, close: pg.Close,
 			newQueue: func(m echogen.Mailer, s jobs.Sealer, l *slog.Logger, o jobs.Options) (*jobs.Queue, error) {
+				o.PollOnly = pg.SimpleProtocol
 				return jobs.NewPostgres(pg.Pool, pg.SQL, pg.Store(), m, s, l, o)
 			},
 		}, nil
@@ -140,7 +141,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	} else if cfg.Production() {
 		log.Warn("SMTP_HOST is not set: password-reset and confirmation mail cannot be delivered")
 	}
-	queue, err := db.newQueue(mailer, keyring, log, jobs.Options{Workers: cfg.JobWorkers, RescueAfter: cfg.JobRescueAfter})
+	queue, err := db.newQueue(mailer, keyring, log, jobs.Options{Workers: cfg.JobWorkers, RescueAfter: rescueAfter(cfg, log)})
 	if err != nil {
 		return nil, err
 	}
@@ -344,6 +345,21 @@ func RotateVault(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	rotated, current, err := library.RotateVault(ctx)
 	log.Info("vault rotation", "active_key", keyring.ActiveID(), "rotated", rotated, "already_current", current)
 	return err
+}
+
+// rescueAfter is how long a job may run before River runs it again: at
+// least JOB_RESCUE_AFTER, and always longer than the longest job, a
+// podcast_generation with every stage's time limit, so a job that is
+// merely slow never runs twice at once.
+func rescueAfter(cfg *config.Config, log *slog.Logger) time.Duration {
+	longest := cfg.IngestJobTimeout + cfg.ScriptJobTimeout + cfg.AudioJobTimeout + echogen.DefaultCoverTimeout
+	switch {
+	case cfg.JobRescueAfter > longest:
+		return cfg.JobRescueAfter
+	case cfg.JobRescueAfter > 0:
+		log.Warn("JOB_RESCUE_AFTER raised above the longest job's time limit", "configured", cfg.JobRescueAfter.String(), "used", (longest + 5*time.Minute).String())
+	}
+	return longest + 5*time.Minute
 }
 
 // serverKeys offers the operator's provider keys to users without their

@@ -54,6 +54,10 @@ type Options struct {
 	// RetryDelay, when set, replaces River's exponential backoff (about
 	// attempt⁴ seconds, with jitter) between failed attempts.
 	RetryDelay func(attempt int) time.Duration
+	// PollOnly makes River poll for jobs instead of listening for them:
+	// LISTEN/NOTIFY does not pass a transaction pooler (PgBouncer,
+	// Supavisor in transaction mode).
+	PollOnly bool
 }
 
 // retryPolicy adapts Options.RetryDelay to River.
@@ -121,6 +125,7 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], mailer echogen.Mailer, se
 		FetchPollInterval:    opts.PollInterval,
 		JobTimeout:           min(5*time.Minute, opts.RescueAfter),
 		RescueStuckJobsAfter: opts.RescueAfter,
+		PollOnly:             opts.PollOnly,
 	}
 	if opts.RetryDelay != nil {
 		cfg.RetryPolicy = retryPolicy(opts.RetryDelay)

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -20,6 +21,10 @@ import (
 type DB struct {
 	Pool *pgxpool.Pool
 	SQL  *sql.DB
+	// SimpleProtocol says the URL asked for default_query_exec_mode=
+	// simple_protocol, as a transaction pooler needs; the job queue then
+	// polls instead of listening.
+	SimpleProtocol bool
 }
 
 // Open connects to the database at url, a postgres:// URL or a key=value
@@ -37,7 +42,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
 	}
-	return &DB{Pool: pool, SQL: stdlib.OpenDBFromPool(pool)}, nil
+	simple := cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeSimpleProtocol
+	return &DB{Pool: pool, SQL: stdlib.OpenDBFromPool(pool), SimpleProtocol: simple}, nil
 }
 
 // Store returns the store over this database.
