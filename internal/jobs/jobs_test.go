@@ -64,6 +64,16 @@ func backends(t *testing.T) map[string]func(t *testing.T) backend {
 				return jobs.NewPostgres(db.Pool, db.SQL, db.Store(), m, s, quiet, fast)
 			}}
 		},
+		// Behind a transaction pooler: no prepared statements, no LISTEN.
+		"postgres-transaction-pooler": func(t *testing.T) backend {
+			store := storetest.NewPostgresSimpleProtocol(t)
+			_, db := storetest.Handles(store)
+			return backend{db: db.SQL, store: store, newQueue: func(m echogen.Mailer, s jobs.Sealer) (*jobs.Queue, error) {
+				opts := fast
+				opts.PollOnly = true
+				return jobs.NewPostgres(db.Pool, db.SQL, db.Store(), m, s, quiet, opts)
+			}}
+		},
 	}
 }
 

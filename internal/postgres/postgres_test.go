@@ -17,6 +17,12 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, storetest.NewPostgres)
 }
 
+// TestStoreSimpleProtocol runs the store suite as behind a transaction
+// pooler, which allows no prepared statements.
+func TestStoreSimpleProtocol(t *testing.T) {
+	storetest.Run(t, storetest.NewPostgresSimpleProtocol)
+}
+
 func TestMigrate(t *testing.T) {
 	ctx := t.Context()
 	db := storetest.OpenPostgres(t) // a fresh schema, selected by search_path

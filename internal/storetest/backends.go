@@ -93,12 +93,35 @@ func NewPostgres(t *testing.T) echogen.Store {
 // its search_path. The schema is dropped when the test ends.
 func OpenPostgres(t *testing.T) *postgres.DB {
 	t.Helper()
+	return openPostgres(t, nil)
+}
+
+// NewPostgresSimpleProtocol is NewPostgres through the simple query
+// protocol, as behind a transaction pooler (Supabase's port 6543).
+func NewPostgresSimpleProtocol(t *testing.T) echogen.Store {
+	t.Helper()
+	db := openPostgres(t, map[string]string{"default_query_exec_mode": "simple_protocol"})
+	if !db.SimpleProtocol {
+		t.Fatal("the DSN's default_query_exec_mode was not read")
+	}
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return &store{Store: db.Store(), db: db.SQL, pg: db}
+}
+
+func openPostgres(t *testing.T, params map[string]string) *postgres.DB {
+	t.Helper()
 	base := testenv.PostgresURL(t)
 	schema := "test_" + echogen.RandomString(12, "abcdefghijklmnopqrstuvwxyz0123456789")
 	adminExec(t, base, "CREATE SCHEMA "+schema)
 	t.Cleanup(func() { adminExec(t, base, "DROP SCHEMA "+schema+" CASCADE") })
 
-	dsn, err := withSearchPath(base, schema)
+	if params == nil {
+		params = map[string]string{}
+	}
+	params["search_path"] = schema
+	dsn, err := withParams(base, params)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,18 +153,23 @@ func adminExec(t *testing.T, dsn, stmt string) {
 	}
 }
 
-// withSearchPath adds search_path=schema to a postgres:// URL or a
+// withParams adds connection parameters to a postgres:// URL or a
 // key=value DSN.
-func withSearchPath(dsn, schema string) (string, error) {
+func withParams(dsn string, params map[string]string) (string, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
 			return "", fmt.Errorf("parse TEST_DATABASE_URL: %w", err)
 		}
 		q := u.Query()
-		q.Set("search_path", schema)
+		for k, v := range params {
+			q.Set(k, v)
+		}
 		u.RawQuery = q.Encode()
 		return u.String(), nil
 	}
-	return dsn + " search_path=" + schema, nil
+	for k, v := range params {
+		dsn += " " + k + "=" + v
+	}
+	return dsn, nil
 }
