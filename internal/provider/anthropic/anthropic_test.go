@@ -3,18 +3,17 @@ package anthropic
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"github.com/echogen/server/internal/provider/providerhttp"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/provider/providerhttp"
+	"github.com/echogen/server/internal/provider/standin"
 )
 
 const testKey = "sk-ant-test-SECRET-1234"
@@ -157,19 +156,13 @@ func TestComplete(t *testing.T) {
 		"tool_choice": map[string]any{"type": "tool", "name": "response"},
 	}
 
-	type wantErr struct {
-		kind       echogen.Kind
-		code       string
-		msgHas     string
-		retryAfter time.Duration
-	}
 	tests := []struct {
 		name     string
 		req      echogen.LLMRequest
 		wantBody map[string]any
 		answer   answer
 		want     *echogen.LLMResponse
-		wantErr  *wantErr
+		wantErr  *standin.WantErr
 	}{
 		{
 			name: "text", req: plain, wantBody: plainBody,
@@ -194,42 +187,42 @@ func TestComplete(t *testing.T) {
 		{
 			name: "401", req: plain, wantBody: plainBody,
 			answer:  answer{status: 401, body: errorBody("authentication_error", "invalid x-api-key "+testKey)},
-			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: providerhttp.LLMKeyRejected, msgHas: "invalid x-api-key"},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "invalid x-api-key"},
 		},
 		{
 			name: "403", req: plain, wantBody: plainBody,
 			answer:  answer{status: 403, body: errorBody("permission_error", "no access")},
-			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: providerhttp.LLMKeyRejected, msgHas: "no access"},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "no access"},
 		},
 		{
 			name: "429", req: plain, wantBody: plainBody,
 			answer:  answer{status: 429, header: map[string]string{"retry-after": "7"}, body: errorBody("rate_limit_error", "slow down")},
-			wantErr: &wantErr{kind: echogen.KindRateLimited, code: providerhttp.LLMRateLimited, msgHas: "slow down", retryAfter: 7 * time.Second},
+			wantErr: &standin.WantErr{Kind: echogen.KindRateLimited, Code: providerhttp.LLMRateLimited, Message: "slow down", RetryAfter: 7 * time.Second},
 		},
 		{
 			name: "529 overloaded", req: plain, wantBody: plainBody,
 			answer:  answer{status: 529, body: errorBody("overloaded_error", "Overloaded")},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMUnavailable, msgHas: "Overloaded"},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "Overloaded"},
 		},
 		{
 			name: "500", req: plain, wantBody: plainBody,
 			answer:  answer{status: 500, body: errorBody("api_error", "internal")},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMUnavailable, msgHas: "HTTP 500"},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "HTTP 500"},
 		},
 		{
 			name: "400", req: plain, wantBody: plainBody,
 			answer:  answer{status: 400, body: errorBody("invalid_request_error", "max_tokens too large")},
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMRejected, msgHas: "max_tokens too large"},
+			wantErr: &standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: "max_tokens too large"},
 		},
 		{
 			name: "malformed JSON", req: plain, wantBody: plainBody,
 			answer:  answer{status: 200, body: `{"id":"msg_01","content":[`},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMBadResponse},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse},
 		},
 		{
 			name: "empty content", req: plain, wantBody: plainBody,
 			answer:  answer{status: 200, body: messageBody(`[]`, "end_turn")},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMEmptyAnswer},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMEmptyAnswer},
 		},
 	}
 	for _, tc := range tests {
@@ -246,29 +239,16 @@ func TestComplete(t *testing.T) {
 				}
 				return
 			}
-			checkErr(t, err, tc.wantErr.kind, tc.wantErr.code, tc.wantErr.msgHas, tc.wantErr.retryAfter)
+			checkErr(t, err, *tc.wantErr)
 		})
 	}
 }
 
-func checkErr(t *testing.T, err error, kind echogen.Kind, code, msgHas string, retryAfter time.Duration) {
+// checkErr is standin.CheckErr wanting testKey nowhere in the error.
+func checkErr(t *testing.T, err error, want standin.WantErr) {
 	t.Helper()
-	var e *echogen.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T), want *echogen.Error", err, err)
-	}
-	if e.Kind != kind || e.Code != code {
-		t.Errorf("error kind %v code %q, want %v %q (%v)", e.Kind, e.Code, kind, code, err)
-	}
-	if !strings.Contains(e.Message, msgHas) {
-		t.Errorf("message %q does not contain %q", e.Message, msgHas)
-	}
-	if e.RetryAfter != retryAfter {
-		t.Errorf("RetryAfter = %v, want %v", e.RetryAfter, retryAfter)
-	}
-	if strings.Contains(err.Error(), testKey) || strings.Contains(e.Message, testKey) {
-		t.Errorf("error contains the key: %v", err)
-	}
+	want.NotContaining = testKey
+	standin.CheckErr(t, err, want)
 }
 
 func TestCompleteInvalidRequest(t *testing.T) {
@@ -280,7 +260,7 @@ func TestCompleteInvalidRequest(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := c.Complete(context.Background(), testKey, req)
-			checkErr(t, err, echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "", 0)
+			checkErr(t, err, standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMInvalidRequest})
 		})
 	}
 }
@@ -294,7 +274,7 @@ func TestCompleteCanceled(t *testing.T) {
 	cancel()
 	c := New(Options{HTTPClient: srv.Client(), BaseURL: srv.URL})
 	_, err := c.Complete(ctx, testKey, echogen.LLMRequest{Model: "m", Messages: []echogen.LLMMessage{{Role: "user", Content: "x"}}})
-	checkErr(t, err, echogen.KindUnavailable, providerhttp.LLMCanceled, "", 0)
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMCanceled})
 }
 
 func TestListModels(t *testing.T) {
@@ -325,7 +305,7 @@ func TestListModels(t *testing.T) {
 			c := New(Options{HTTPClient: srv.Client(), BaseURL: srv.URL})
 			got, err := c.ListModels(context.Background(), testKey)
 			if tc.wantErr {
-				checkErr(t, err, echogen.KindUnauthenticated, providerhttp.LLMKeyRejected, "invalid x-api-key", 0)
+				checkErr(t, err, standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "invalid x-api-key"})
 				return
 			}
 			if err != nil {
@@ -346,5 +326,5 @@ func TestCompleteTimeout(t *testing.T) {
 	defer srv.Close()
 	c := New(Options{HTTPClient: srv.Client(), BaseURL: srv.URL, Timeout: 50 * time.Millisecond})
 	_, err := c.Complete(context.Background(), testKey, echogen.LLMRequest{Model: "m", Messages: []echogen.LLMMessage{{Role: "user", Content: "x"}}})
-	checkErr(t, err, echogen.KindUnavailable, providerhttp.LLMTimeout, "did not answer in time", 0)
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMTimeout, Message: "did not answer in time"})
 }

@@ -3,7 +3,6 @@ package elevenlabs_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,11 +12,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/provider/elevenlabs"
 	"github.com/echogen/server/internal/provider/providerhttp"
+	"github.com/echogen/server/internal/provider/standin"
 	"github.com/echogen/server/internal/provider/ttstest"
 )
 
@@ -80,23 +79,7 @@ func TestSynthesize(t *testing.T) {
 			if secs := float64(len(got.Data)) / 48000; secs < 0.3*float64(words) {
 				t.Errorf("%.2f s of speech for %d words", secs, words)
 			}
-			reqs := s.Requests()
-			if len(reqs) != 1 {
-				t.Fatalf("%d requests, want 1", len(reqs))
-			}
-			if d := cmp.Diff(tt.want, reqs[0], cmpopts.IgnoreFields(ttstest.Request{}, "Body")); d != "" {
-				t.Errorf("request (-want +got):\n%s", d)
-			}
-			var body, wantBody any
-			if err := json.Unmarshal([]byte(reqs[0].Body), &body); err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal([]byte(tt.wantBody), &wantBody); err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(wantBody, body); d != "" {
-				t.Errorf("body (-want +got):\n%s", d)
-			}
+			s.CheckRequest(t, tt.want, tt.wantBody)
 		})
 	}
 }
@@ -168,31 +151,14 @@ func TestListVoices(t *testing.T) {
 	}))
 	defer srv.Close()
 	_, err = elevenlabs.New(elevenlabs.Options{BaseURL: srv.URL}).ListVoices(context.Background(), testKey)
-	checkErr(t, err, want{echogen.KindUnauthenticated, providerhttp.LLMKeyRejected, "Invalid API key: [redacted]", 0})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "Invalid API key: [redacted]"})
 }
 
-type want struct {
-	kind       echogen.Kind
-	code       string
-	contains   string
-	retryAfter time.Duration
-}
-
-func checkErr(t *testing.T, err error, want want) {
+// checkErr is standin.CheckErr wanting testKey nowhere in the error.
+func checkErr(t *testing.T, err error, want standin.WantErr) {
 	t.Helper()
-	var e *echogen.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %T %v, want *echogen.Error", err, err)
-	}
-	if e.Kind != want.kind || e.Code != want.code || !strings.Contains(e.Message, want.contains) || e.RetryAfter != want.retryAfter {
-		t.Errorf("error %v (kind %v, retry after %v), want kind %v, code %q, message with %q, retry after %v",
-			err, e.Kind, e.RetryAfter, want.kind, want.code, want.contains, want.retryAfter)
-	}
-	for _, s := range []string{err.Error(), e.Message, fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", e.Err)} {
-		if strings.Contains(s, testKey) {
-			t.Errorf("the key leaks into the error: %s", s)
-		}
-	}
+	want.NotContaining = testKey
+	standin.CheckErr(t, err, want)
 }
 
 func TestSynthesizeErrors(t *testing.T) {
@@ -201,30 +167,30 @@ func TestSynthesizeErrors(t *testing.T) {
 		name  string
 		voice string
 		reply ttstest.Reply
-		want  want
+		want  standin.WantErr
 	}{
 		{"401 bad key", rachel, ttstest.Reply{Status: 401, Code: "invalid_api_key", Message: "Invalid API key"},
-			want{echogen.KindUnauthenticated, providerhttp.LLMKeyRejected, "ElevenLabs refused the API key: Invalid API key", 0}},
+			standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "ElevenLabs refused the API key: Invalid API key"}},
 		{"401 out of quota", rachel, ttstest.Reply{Status: 401, Code: "quota_exceeded", Message: "This request exceeds your quota of 10000. You have 0 credits remaining."},
-			want{echogen.KindBadRequest, providerhttp.LLMRejected, "This request exceeds your quota of 10000", 0}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: "This request exceeds your quota of 10000"}},
 		{"403", rachel, ttstest.Reply{Status: 403, Code: "missing_permissions", Message: "The API key does not have the permission text_to_speech"},
-			want{echogen.KindUnauthenticated, providerhttp.LLMKeyRejected, "does not have the permission", 0}},
+			standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "does not have the permission"}},
 		{"429 with Retry-After", rachel, ttstest.Reply{Status: 429, Message: "Too many concurrent requests", RetryAfter: "3"},
-			want{echogen.KindRateLimited, providerhttp.LLMRateLimited, "Too many concurrent requests", 3 * time.Second}},
+			standin.WantErr{Kind: echogen.KindRateLimited, Code: providerhttp.LLMRateLimited, Message: "Too many concurrent requests", RetryAfter: 3 * time.Second}},
 		{"500", rachel, ttstest.Reply{Status: 500, Message: "Internal error"},
-			want{echogen.KindUnavailable, providerhttp.LLMUnavailable, "ElevenLabs is unavailable (HTTP 500): Internal error", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "ElevenLabs is unavailable (HTTP 500): Internal error"}},
 		{"unknown voice", "nobody", ttstest.Reply{},
-			want{echogen.KindBadRequest, providerhttp.LLMRejected, "A voice with voice_id nobody does not exist", 0}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: "A voice with voice_id nobody does not exist"}},
 		{"422 validation", rachel, ttstest.Reply{Status: 422, Raw: `{"detail":[{"loc":["body","text"],"msg":"field required","type":"value_error.missing"}]}`},
-			want{echogen.KindBadRequest, providerhttp.LLMRejected, "(HTTP 422): field required", 0}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: "(HTTP 422): field required"}},
 		{"plain detail", rachel, ttstest.Reply{Status: 404, Raw: `{"detail":"Not Found"}`},
-			want{echogen.KindBadRequest, providerhttp.LLMRejected, "(HTTP 404): Not Found", 0}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: "(HTTP 404): Not Found"}},
 		{"502 HTML page", rachel, ttstest.Reply{Status: 502, Raw: "<html><body>Bad gateway</body></html>"},
-			want{echogen.KindUnavailable, providerhttp.LLMUnavailable, "HTTP 502", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "HTTP 502"}},
 		{"JSON instead of audio", rachel, ttstest.Reply{Raw: `{"audio_base64":`},
-			want{echogen.KindUnavailable, providerhttp.LLMBadResponse, "application/json instead of audio", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "application/json instead of audio"}},
 		{"400 echoing the key", rachel, ttstest.Reply{Status: 400, Message: "bad request for " + testKey},
-			want{echogen.KindBadRequest, providerhttp.LLMRejected, "bad request for [redacted]", 0}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: "bad request for [redacted]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,7 +223,7 @@ func TestSynthesizeInvalid(t *testing.T) {
 			t.Parallel()
 			s, c := setup(t, nil)
 			_, err := c.Synthesize(context.Background(), tt.key, tt.req)
-			checkErr(t, err, want{echogen.KindBadRequest, providerhttp.LLMInvalidRequest, tt.want, 0})
+			checkErr(t, err, standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMInvalidRequest, Message: tt.want})
 			if s.Calls() != 0 {
 				t.Errorf("%d calls, want 0", s.Calls())
 			}
@@ -271,7 +237,7 @@ func TestSynthesizeUnreachable(t *testing.T) {
 	base := srv.URL
 	srv.Close()
 	_, err := elevenlabs.New(elevenlabs.Options{BaseURL: base}).Synthesize(context.Background(), testKey, echogen.SpeechRequest{Voice: rachel, Text: "hi"})
-	checkErr(t, err, want{echogen.KindUnavailable, providerhttp.LLMUnavailable, "could not reach ElevenLabs", 0})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "could not reach ElevenLabs"})
 }
 
 // TestSynthesizeCanceled: a call in flight ends when its context does,
@@ -290,12 +256,12 @@ func TestSynthesizeCanceled(t *testing.T) {
 		cancel()
 	}()
 	_, err := c.Synthesize(ctx, testKey, echogen.SpeechRequest{Voice: rachel, Text: text})
-	checkErr(t, err, want{echogen.KindUnavailable, providerhttp.LLMCanceled, "canceled", 0})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMCanceled, Message: "canceled"})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v does not wrap context.Canceled", err)
 	}
 
 	c = elevenlabs.New(elevenlabs.Options{HTTPClient: s.Client(), BaseURL: s.URL, Timeout: 50 * time.Millisecond})
 	_, err = c.Synthesize(context.Background(), testKey, echogen.SpeechRequest{Voice: rachel, Text: text})
-	checkErr(t, err, want{echogen.KindUnavailable, providerhttp.LLMTimeout, "did not answer in time", 0})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMTimeout, Message: "did not answer in time"})
 }

@@ -172,14 +172,23 @@ func (c *Client) complete(ctx context.Context, apiKey string, req echogen.LLMReq
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, providerhttp.ErrLLMTimeout)
-	defer cancel()
-
-	out, err := cl.Models.GenerateContent(cctx, model, contents, cfg)
+	out, err := c.generateContent(ctx, cl, rec, apiKey, model, contents, cfg)
 	if err != nil {
-		return nil, callError(cctx, rec, err, apiKey)
+		return nil, err
 	}
 	return answer(out, req.Model, apiKey)
+}
+
+// generateContent makes one call under the client's timeout and maps a
+// failed call's error.
+func (c *Client) generateContent(ctx context.Context, cl *genai.Client, rec *recorder, apiKey, model string, contents []*genai.Content, cfg *genai.GenerateContentConfig) (*genai.GenerateContentResponse, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, providerhttp.ErrLLMTimeout)
+	defer cancel()
+	out, err := cl.Models.GenerateContent(ctx, model, contents, cfg)
+	if err != nil {
+		return nil, callError(ctx, rec, err, apiKey)
+	}
+	return out, nil
 }
 
 // params maps an LLMRequest to the SDK's arguments.

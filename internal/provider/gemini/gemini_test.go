@@ -3,8 +3,6 @@ package gemini
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"github.com/echogen/server/internal/provider/providerhttp"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/provider/providerhttp"
+	"github.com/echogen/server/internal/provider/standin"
 )
 
 const (
@@ -303,15 +303,7 @@ func TestCompleteErrors(t *testing.T) {
 			req := baseRequest()
 			req.Schema = schema
 			_, err := c.Complete(context.Background(), testKey, req)
-			checkErr(t, err, tt.wantKind, tt.wantCode)
-			var e *echogen.Error
-			errors.As(err, &e)
-			if e != nil && e.RetryAfter != tt.wantRetry {
-				t.Errorf("RetryAfter = %v, want %v", e.RetryAfter, tt.wantRetry)
-			}
-			if e != nil && !strings.Contains(e.Message, tt.wantMsgHas) {
-				t.Errorf("message %q does not contain %q", e.Message, tt.wantMsgHas)
-			}
+			checkErr(t, err, standin.WantErr{Kind: tt.wantKind, Code: tt.wantCode, Message: tt.wantMsgHas, RetryAfter: tt.wantRetry})
 			// No SDK retries.
 			if n := s.hits.Load(); n != 1 {
 				t.Errorf("server hit %d times, want 1", n)
@@ -320,31 +312,11 @@ func TestCompleteErrors(t *testing.T) {
 	}
 }
 
-// checkErr asserts kind and code, and that the key is nowhere in the error.
-func checkErr(t *testing.T, err error, kind echogen.Kind, code string) {
+// checkErr is standin.CheckErr wanting testKey nowhere in the error.
+func checkErr(t *testing.T, err error, want standin.WantErr) {
 	t.Helper()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	var e *echogen.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %T is not *echogen.Error: %v", err, err)
-	}
-	if e.Kind != kind || e.Code != code {
-		t.Errorf("kind, code = %v, %q, want %v, %q (%v)", e.Kind, e.Code, kind, code, err)
-	}
-	for _, s := range []string{err.Error(), e.Message, fmtCause(e)} {
-		if strings.Contains(s, testKey) {
-			t.Errorf("the key is in the error: %q", s)
-		}
-	}
-}
-
-func fmtCause(e *echogen.Error) string {
-	if e.Err == nil {
-		return ""
-	}
-	return e.Err.Error()
+	want.NotContaining = testKey
+	standin.CheckErr(t, err, want)
 }
 
 func TestCompleteInvalidRequest(t *testing.T) {
@@ -367,7 +339,7 @@ func TestCompleteInvalidRequest(t *testing.T) {
 			s := &stub{wantPath: "/never", status: 200, body: okBody}
 			c := newServer(t, s)
 			_, err := c.Complete(context.Background(), tt.key, tt.req)
-			checkErr(t, err, echogen.KindBadRequest, providerhttp.LLMInvalidRequest)
+			checkErr(t, err, standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMInvalidRequest})
 			if n := s.hits.Load(); n != 0 {
 				t.Errorf("server hit %d times, want 0", n)
 			}
@@ -416,14 +388,14 @@ func TestCompleteTimeoutAndCancel(t *testing.T) {
 	t.Run("own timeout", func(t *testing.T) {
 		c := New(Options{HTTPClient: srv.Client(), BaseURL: srv.URL, Timeout: time.Millisecond})
 		_, err := c.Complete(context.Background(), testKey, baseRequest())
-		checkErr(t, err, echogen.KindUnavailable, providerhttp.LLMTimeout)
+		checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMTimeout})
 	})
 	t.Run("caller canceled", func(t *testing.T) {
 		c := New(Options{HTTPClient: srv.Client(), BaseURL: srv.URL})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		_, err := c.Complete(ctx, testKey, baseRequest())
-		checkErr(t, err, echogen.KindUnavailable, providerhttp.LLMCanceled)
+		checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMCanceled})
 	})
 }
 
@@ -433,7 +405,7 @@ func TestCompleteUnreachable(t *testing.T) {
 	srv.Close()
 	c := New(Options{BaseURL: url})
 	_, err := c.Complete(context.Background(), testKey, baseRequest())
-	checkErr(t, err, echogen.KindUnavailable, providerhttp.LLMUnavailable)
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable})
 }
 
 func TestListModels(t *testing.T) {
@@ -468,7 +440,7 @@ func TestListModels(t *testing.T) {
 			c := newServer(t, s)
 			got, err := c.ListModels(context.Background(), testKey)
 			if tt.wantCode != "" {
-				checkErr(t, err, tt.wantKind, tt.wantCode)
+				checkErr(t, err, standin.WantErr{Kind: tt.wantKind, Code: tt.wantCode})
 				return
 			}
 			if err != nil {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"math"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -80,16 +79,13 @@ func (c *Client) generate(ctx context.Context, apiKey string, req echogen.ImageR
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, providerhttp.ErrLLMTimeout)
-	defer cancel()
-
-	out, err := cl.Models.GenerateContent(cctx, model, contents, cfg)
+	out, err := c.generateContent(ctx, cl, rec, apiKey, model, contents, cfg)
 	if err != nil {
-		return nil, callError(cctx, rec, err, apiKey)
+		return nil, err
 	}
 	if pic := firstImage(out); pic != nil {
-		ct := imageType(pic.Data)
-		if ct == "" {
+		ct, ok := providerhttp.ImageType(pic.Data)
+		if !ok {
 			return nil, echogen.Errorf(echogen.KindUnavailable, providerhttp.LLMBadResponse,
 				"%s sent a picture that is not a PNG, JPEG or WebP image (%q)", name, providerhttp.Clean(pic.MIMEType))
 		}
@@ -147,13 +143,4 @@ func firstImage(out *genai.GenerateContentResponse) *genai.Blob {
 		}
 	}
 	return nil
-}
-
-// imageType names the picture in b; "" when it is none a cover may be.
-func imageType(b []byte) string {
-	switch t := http.DetectContentType(b); t {
-	case "image/png", "image/jpeg", "image/webp":
-		return t
-	}
-	return ""
 }

@@ -8,17 +8,14 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
-	"image/png"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/provider/gemini"
 	"github.com/echogen/server/internal/provider/imagetest"
 	"github.com/echogen/server/internal/provider/providerhttp"
+	"github.com/echogen/server/internal/provider/standin"
 )
 
 const (
@@ -121,15 +118,8 @@ func TestGenerateImage(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Generate: %v", err)
 			}
-			reqs := s.Requests()
-			if len(reqs) != 1 {
-				t.Fatalf("%d requests, want 1", len(reqs))
-			}
-			if reqs[0].APIKey != imageKey || reqs[0].Model != tt.model {
-				t.Errorf("key, model = %q, %q; want the user's key and %q", reqs[0].APIKey, reqs[0].Model, tt.model)
-			}
-			if d := cmp.Diff(tt.body, reqs[0].Body); d != "" {
-				t.Errorf("request body (-want +got):\n%s", d)
+			if r := s.CheckRequest(t, imageKey, tt.body); r.Model != tt.model {
+				t.Errorf("model = %q, want %q", r.Model, tt.model)
 			}
 			if tt.ctype != "" {
 				if img.ContentType != tt.ctype {
@@ -137,22 +127,8 @@ func TestGenerateImage(t *testing.T) {
 				}
 				return
 			}
-			checkPNG(t, img, tt.w, tt.h)
+			imagetest.CheckPNG(t, img, tt.w, tt.h)
 		})
-	}
-}
-
-func checkPNG(t *testing.T, img *echogen.Image, w, h int) {
-	t.Helper()
-	if img.ContentType != "image/png" {
-		t.Errorf("ContentType = %q, want image/png", img.ContentType)
-	}
-	m, err := png.Decode(bytes.NewReader(img.Data))
-	if err != nil {
-		t.Fatalf("not a PNG: %v", err)
-	}
-	if got := m.Bounds(); got != image.Rect(0, 0, w, h) {
-		t.Errorf("bounds = %v, want %dx%d", got, w, h)
 	}
 }
 
@@ -170,36 +146,14 @@ func TestGenerateImageSkipsThoughts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
-	checkPNG(t, img, 8, 8)
+	imagetest.CheckPNG(t, img, 8, 8)
 }
 
-type imageWant struct {
-	kind       echogen.Kind
-	code       string
-	contains   string
-	retryAfter time.Duration
-}
-
-func checkImageErr(t *testing.T, err error, want imageWant) {
+// checkImageErr is standin.CheckErr wanting imageKey nowhere in the error.
+func checkImageErr(t *testing.T, err error, want standin.WantErr) {
 	t.Helper()
-	var e *echogen.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not an *echogen.Error", err, err)
-	}
-	if e.Kind != want.kind || e.Code != want.code {
-		t.Errorf("kind, code = %v, %q, want %v, %q (%v)", e.Kind, e.Code, want.kind, want.code, err)
-	}
-	if !strings.Contains(e.Message, want.contains) {
-		t.Errorf("message %q does not contain %q", e.Message, want.contains)
-	}
-	if e.RetryAfter != want.retryAfter {
-		t.Errorf("RetryAfter = %v, want %v", e.RetryAfter, want.retryAfter)
-	}
-	for _, s := range []string{err.Error(), e.Message, fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", e.Err)} {
-		if strings.Contains(s, imageKey) {
-			t.Errorf("the key leaks into the error: %s", s)
-		}
-	}
+	want.NotContaining = imageKey
+	standin.CheckErr(t, err, want)
 }
 
 func TestGenerateImageErrors(t *testing.T) {
@@ -208,34 +162,34 @@ func TestGenerateImageErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		rep  imagetest.Reply
-		want imageWant
+		want standin.WantErr
 	}{
 		{"400 API key not valid, echoing the key", imagetest.Reply{Status: 400, Message: "API key not valid: " + imageKey},
-			imageWant{echogen.KindUnauthenticated, providerhttp.LLMKeyRejected, "Gemini refused the API key: API key not valid: [redacted]", 0}},
+			standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "Gemini refused the API key: API key not valid: [redacted]"}},
 		{"403", imagetest.Reply{Status: 403, Message: "Permission denied"},
-			imageWant{echogen.KindUnauthenticated, providerhttp.LLMKeyRejected, "Permission denied", 0}},
+			standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "Permission denied"}},
 		{"400 bad request", imagetest.Reply{Status: 400, Message: "Unsupported aspect ratio"},
-			imageWant{echogen.KindBadRequest, providerhttp.LLMRejected, "Gemini refused the request (HTTP 400): Unsupported aspect ratio", 0}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: "Gemini refused the request (HTTP 400): Unsupported aspect ratio"}},
 		{"429 with Retry-After", imagetest.Reply{Status: 429, Message: "Quota exceeded", RetryAfter: "12"},
-			imageWant{echogen.KindRateLimited, providerhttp.LLMRateLimited, "Quota exceeded", 12 * time.Second}},
+			standin.WantErr{Kind: echogen.KindRateLimited, Code: providerhttp.LLMRateLimited, Message: "Quota exceeded", RetryAfter: 12 * time.Second}},
 		{"500", imagetest.Reply{Status: 500, Message: "Internal error encountered."},
-			imageWant{echogen.KindUnavailable, providerhttp.LLMUnavailable, "Gemini is unavailable (HTTP 500): Internal error encountered.", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "Gemini is unavailable (HTTP 500): Internal error encountered."}},
 		{"503 HTML page from a proxy", imagetest.Reply{Status: 503, Raw: "<html><body>Service Unavailable</body></html>"},
-			imageWant{echogen.KindUnavailable, providerhttp.LLMUnavailable, "Gemini is unavailable (HTTP 503)", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "Gemini is unavailable (HTTP 503)"}},
 		{"200 that is not JSON", imagetest.Reply{Raw: "{not json"},
-			imageWant{echogen.KindUnavailable, providerhttp.LLMBadResponse, "not the JSON we expect", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "not the JSON we expect"}},
 		{"text only", imagetest.Reply{NoImage: true, Text: "I can only describe the cover: deep blue."},
-			imageWant{echogen.KindUnavailable, providerhttp.LLMEmptyAnswer, "Gemini sent no picture, only text: I can only describe the cover: deep blue.", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMEmptyAnswer, Message: "Gemini sent no picture, only text: I can only describe the cover: deep blue."}},
 		{"no picture", imagetest.Reply{Raw: candidate(`"finishReason":"NO_IMAGE"`)},
-			imageWant{echogen.KindUnavailable, providerhttp.LLMEmptyAnswer, "Gemini sent an empty answer (finish reason no_image)", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMEmptyAnswer, Message: "Gemini sent an empty answer (finish reason no_image)"}},
 		{"prohibited picture", imagetest.Reply{Raw: candidate(`"finishReason":"IMAGE_PROHIBITED_CONTENT"`)},
-			imageWant{echogen.KindBadRequest, providerhttp.LLMRefused, "blocked by Gemini: the picture (IMAGE_PROHIBITED_CONTENT)", 0}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRefused, Message: "blocked by Gemini: the picture (IMAGE_PROHIBITED_CONTENT)"}},
 		{"unsafe picture", imagetest.Reply{Raw: candidate(`"finishReason":"IMAGE_SAFETY"`)},
-			imageWant{echogen.KindBadRequest, providerhttp.LLMRefused, "blocked by Gemini: the answer (IMAGE_SAFETY)", 0}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRefused, Message: "blocked by Gemini: the answer (IMAGE_SAFETY)"}},
 		{"blocked prompt", imagetest.Reply{Raw: `{"promptFeedback":{"blockReason":"PROHIBITED_CONTENT"}}`},
-			imageWant{echogen.KindBadRequest, providerhttp.LLMRefused, "blocked by Gemini: the prompt (PROHIBITED_CONTENT)", 0}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRefused, Message: "blocked by Gemini: the prompt (PROHIBITED_CONTENT)"}},
 		{"not a picture", imagetest.Reply{Raw: candidate(`"content":{"parts":[{"inlineData":{"mimeType":"image/png","data":"aGVsbG8="}}]},"finishReason":"STOP"`)},
-			imageWant{echogen.KindUnavailable, providerhttp.LLMBadResponse, "not a PNG, JPEG or WebP image", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "not a PNG, JPEG or WebP image"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -268,7 +222,7 @@ func TestGenerateImageInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := c.Generate(context.Background(), tt.key, tt.req)
-			checkImageErr(t, err, imageWant{kind: echogen.KindBadRequest, code: providerhttp.LLMInvalidRequest, contains: tt.contains})
+			checkImageErr(t, err, standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMInvalidRequest, Message: tt.contains})
 		})
 	}
 	if n := len(s.Requests()); n != 0 {
@@ -282,7 +236,7 @@ func TestGenerateImageCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := c.Generate(ctx, imageKey, echogen.ImageRequest{Prompt: imagePrompt})
-	checkImageErr(t, err, imageWant{kind: echogen.KindUnavailable, code: providerhttp.LLMCanceled, contains: "canceled"})
+	checkImageErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMCanceled, Message: "canceled"})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v does not wrap context.Canceled", err)
 	}

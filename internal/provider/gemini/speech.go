@@ -72,7 +72,7 @@ func (c *Client) synthesize(ctx context.Context, apiKey string, req echogen.Spee
 		}
 		cfg.ResponseModalities = []string{string(genai.ModalityAudio)}
 		cfg.SpeechConfig = sc
-		a, err := c.speak(ctx, cl, rec, model, contents, cfg, apiKey)
+		a, err := c.speak(ctx, cl, rec, apiKey, model, contents, cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -149,12 +149,10 @@ func languageCode(tag string) string {
 }
 
 // speak makes one request.
-func (c *Client) speak(ctx context.Context, cl *genai.Client, rec *recorder, model string, contents []*genai.Content, cfg *genai.GenerateContentConfig, apiKey string) (*echogen.SpeechAudio, error) {
-	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, providerhttp.ErrLLMTimeout)
-	defer cancel()
-	out, err := cl.Models.GenerateContent(cctx, model, contents, cfg)
+func (c *Client) speak(ctx context.Context, cl *genai.Client, rec *recorder, apiKey, model string, contents []*genai.Content, cfg *genai.GenerateContentConfig) (*echogen.SpeechAudio, error) {
+	out, err := c.generateContent(ctx, cl, rec, apiKey, model, contents, cfg)
 	if err != nil {
-		return nil, callError(cctx, rec, err, apiKey)
+		return nil, err
 	}
 	// answer's checks for a withheld answer hold for audio too; its
 	// complaint about missing text does not.

@@ -3,7 +3,6 @@ package gemini_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,11 +10,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/provider/gemini"
 	"github.com/echogen/server/internal/provider/providerhttp"
+	"github.com/echogen/server/internal/provider/standin"
 	"github.com/echogen/server/internal/provider/ttstest"
 )
 
@@ -90,23 +89,7 @@ func TestSynthesizeRequest(t *testing.T) {
 				t.Fatalf("Synthesize: %v", err)
 			}
 			checkSpeech(t, got, tt.req.Text)
-			reqs := s.Requests()
-			if len(reqs) != 1 {
-				t.Fatalf("%d requests, want 1", len(reqs))
-			}
-			if d := cmp.Diff(tt.want, reqs[0], cmpopts.IgnoreFields(ttstest.Request{}, "Body")); d != "" {
-				t.Errorf("request (-want +got):\n%s", d)
-			}
-			var body, wantBody any
-			if err := json.Unmarshal([]byte(reqs[0].Body), &body); err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal([]byte(tt.wantBody), &wantBody); err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(wantBody, body); d != "" {
-				t.Errorf("body (-want +got):\n%s", d)
-			}
+			s.CheckRequest(t, tt.want, tt.wantBody)
 		})
 	}
 }
@@ -191,28 +174,12 @@ func TestSynthesizeSplit(t *testing.T) {
 	}
 }
 
-type speechWant struct {
-	kind       echogen.Kind
-	code       string
-	contains   string
-	retryAfter time.Duration
-}
-
-func checkSpeechErr(t *testing.T, err error, want speechWant) {
+// checkSpeechErr is standin.CheckErr wanting speechKey nowhere in the
+// error.
+func checkSpeechErr(t *testing.T, err error, want standin.WantErr) {
 	t.Helper()
-	var e *echogen.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %T %v, want *echogen.Error", err, err)
-	}
-	if e.Kind != want.kind || e.Code != want.code || !strings.Contains(e.Message, want.contains) || e.RetryAfter != want.retryAfter {
-		t.Errorf("error %v (kind %v, retry after %v), want kind %v, code %q, message with %q, retry after %v",
-			err, e.Kind, e.RetryAfter, want.kind, want.code, want.contains, want.retryAfter)
-	}
-	for _, s := range []string{err.Error(), e.Message, fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", e.Err)} {
-		if strings.Contains(s, speechKey) {
-			t.Errorf("the key leaks into the error: %s", s)
-		}
-	}
+	want.NotContaining = speechKey
+	standin.CheckErr(t, err, want)
 }
 
 func TestSynthesizeErrors(t *testing.T) {
@@ -223,30 +190,30 @@ func TestSynthesizeErrors(t *testing.T) {
 	tests := []struct {
 		name  string
 		reply ttstest.Reply
-		want  speechWant
+		want  standin.WantErr
 	}{
 		{"401", ttstest.Reply{Status: 401, Message: "Request had invalid authentication credentials."},
-			speechWant{echogen.KindUnauthenticated, providerhttp.LLMKeyRejected, "invalid authentication credentials", 0}},
+			standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "invalid authentication credentials"}},
 		{"403", ttstest.Reply{Status: 403, Message: "Permission denied on the project."},
-			speechWant{echogen.KindUnauthenticated, providerhttp.LLMKeyRejected, "Permission denied", 0}},
+			standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "Permission denied"}},
 		{"400 API key not valid", ttstest.Reply{Status: 400, Message: "API key not valid. Please pass a valid API key."},
-			speechWant{echogen.KindUnauthenticated, providerhttp.LLMKeyRejected, "API key not valid", 0}},
+			standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "API key not valid"}},
 		{"429 with Retry-After", ttstest.Reply{Status: 429, Message: "You exceeded your current quota.", RetryAfter: "7"},
-			speechWant{echogen.KindRateLimited, providerhttp.LLMRateLimited, "exceeded your current quota", 7 * time.Second}},
+			standin.WantErr{Kind: echogen.KindRateLimited, Code: providerhttp.LLMRateLimited, Message: "exceeded your current quota", RetryAfter: 7 * time.Second}},
 		{"500", ttstest.Reply{Status: 500, Message: "An internal error has occurred."},
-			speechWant{echogen.KindUnavailable, providerhttp.LLMUnavailable, "An internal error", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "An internal error"}},
 		{"502 HTML page", ttstest.Reply{Status: 502, Raw: "<html><body>Bad gateway</body></html>"},
-			speechWant{echogen.KindUnavailable, providerhttp.LLMUnavailable, "HTTP 502", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "HTTP 502"}},
 		{"400 echoing the key", ttstest.Reply{Status: 400, Message: "voice Kore unknown for " + speechKey},
-			speechWant{echogen.KindBadRequest, providerhttp.LLMRejected, "voice Kore unknown for [redacted]", 0}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: "voice Kore unknown for [redacted]"}},
 		{"malformed JSON", ttstest.Reply{Raw: `{"candidates":[{"content":`},
-			speechWant{echogen.KindUnavailable, providerhttp.LLMBadResponse, "not the JSON", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "not the JSON"}},
 		{"text instead of audio", ttstest.Reply{Raw: candidate(`{"text":"I cannot say that."}`, "OTHER")},
-			speechWant{echogen.KindUnavailable, providerhttp.LLMEmptyAnswer, "sent no audio (finish reason other)", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMEmptyAnswer, Message: "sent no audio (finish reason other)"}},
 		{"blocked prompt", ttstest.Reply{Raw: `{"promptFeedback":{"blockReason":"SAFETY"}}`},
-			speechWant{echogen.KindBadRequest, providerhttp.LLMRefused, "blocked by Gemini: the prompt (SAFETY)", 0}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRefused, Message: "blocked by Gemini: the prompt (SAFETY)"}},
 		{"audio we cannot read", ttstest.Reply{Raw: candidate(`{"inlineData":{"mimeType":"audio/ogg","data":"T2dnUw=="}}`, "STOP")},
-			speechWant{echogen.KindUnavailable, providerhttp.LLMBadResponse, `"audio/ogg"`, 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: `"audio/ogg"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -310,7 +277,7 @@ func TestSynthesizeInvalid(t *testing.T) {
 			t.Parallel()
 			s, c := speechSetup(t, nil)
 			_, err := c.Synthesize(context.Background(), tt.key, tt.req)
-			checkSpeechErr(t, err, speechWant{echogen.KindBadRequest, providerhttp.LLMInvalidRequest, tt.want, 0})
+			checkSpeechErr(t, err, standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMInvalidRequest, Message: tt.want})
 			if s.Calls() != 0 {
 				t.Errorf("%d calls, want 0", s.Calls())
 			}
@@ -332,7 +299,7 @@ func TestSynthesizeCanceled(t *testing.T) {
 		cancel()
 	}()
 	_, err := c.Synthesize(ctx, speechKey, echogen.SpeechRequest{Model: speechModel, Voice: "Kore", Text: speechText})
-	checkSpeechErr(t, err, speechWant{echogen.KindUnavailable, providerhttp.LLMCanceled, "canceled", 0})
+	checkSpeechErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMCanceled, Message: "canceled"})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v does not wrap context.Canceled", err)
 	}

@@ -160,8 +160,8 @@ func (c *Client) generate(ctx context.Context, apiKey string, req echogen.ImageR
 	if err != nil {
 		return nil, err
 	}
-	ct := imageType(pic)
-	if ct == "" {
+	ct, ok := providerhttp.ImageType(pic)
+	if !ok {
 		return nil, badAnswer("the picture is not a PNG, JPEG or WebP image", fmt.Errorf("sniffed %s", http.DetectContentType(pic)))
 	}
 	return &echogen.Image{Data: pic, ContentType: ct}, nil
@@ -298,15 +298,6 @@ func errorMessage(body []byte) string {
 		top.Error = e.Message
 	}
 	return cmp.Or(providerhttp.JSONText(top.Error), providerhttp.JSONText(top.Message))
-}
-
-// imageType names the picture in b; "" when it is none a cover may be.
-func imageType(b []byte) string {
-	switch t := http.DetectContentType(b); t {
-	case "image/png", "image/jpeg", "image/webp":
-		return t
-	}
-	return ""
 }
 
 func invalid(format string, args ...any) error {

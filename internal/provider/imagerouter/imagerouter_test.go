@@ -1,17 +1,13 @@
 package imagerouter_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"image"
-	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +17,7 @@ import (
 	"github.com/echogen/server/internal/provider/imagerouter"
 	"github.com/echogen/server/internal/provider/imagetest"
 	"github.com/echogen/server/internal/provider/providerhttp"
+	"github.com/echogen/server/internal/provider/standin"
 )
 
 const key = "ir-test-SECRET-0123456789abcdef"
@@ -37,48 +34,11 @@ func reply(r imagetest.Reply) func(imagetest.Request) imagetest.Reply {
 	return func(imagetest.Request) imagetest.Reply { return r }
 }
 
-// decodePNG checks img is a PNG of w×h.
-func decodePNG(t *testing.T, img *echogen.Image, w, h int) {
+// checkErr is standin.CheckErr wanting key nowhere in the error.
+func checkErr(t *testing.T, err error, want standin.WantErr) {
 	t.Helper()
-	if img.ContentType != "image/png" {
-		t.Errorf("ContentType = %q, want image/png", img.ContentType)
-	}
-	m, err := png.Decode(bytes.NewReader(img.Data))
-	if err != nil {
-		t.Fatalf("the picture is not a PNG: %v", err)
-	}
-	if got := m.Bounds(); got != image.Rect(0, 0, w, h) {
-		t.Errorf("picture bounds = %v, want %dx%d", got, w, h)
-	}
-}
-
-type wantErr struct {
-	kind       echogen.Kind
-	code       string
-	contains   string
-	retryAfter time.Duration
-}
-
-func checkErr(t *testing.T, err error, want wantErr) {
-	t.Helper()
-	var e *echogen.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not an *echogen.Error", err, err)
-	}
-	if e.Kind != want.kind || e.Code != want.code {
-		t.Errorf("kind, code = %v, %q, want %v, %q (%v)", e.Kind, e.Code, want.kind, want.code, err)
-	}
-	if !strings.Contains(e.Message, want.contains) {
-		t.Errorf("message %q does not contain %q", e.Message, want.contains)
-	}
-	if e.RetryAfter != want.retryAfter {
-		t.Errorf("RetryAfter = %v, want %v", e.RetryAfter, want.retryAfter)
-	}
-	for _, s := range []string{err.Error(), e.Message, fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", e.Err)} {
-		if strings.Contains(s, key) {
-			t.Errorf("the key leaks into the error: %s", s)
-		}
-	}
+	want.NotContaining = key
+	standin.CheckErr(t, err, want)
 }
 
 func TestGenerate(t *testing.T) {
@@ -118,17 +78,8 @@ func TestGenerate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Generate: %v", err)
 			}
-			decodePNG(t, img, tt.w, tt.h)
-			reqs := s.Requests()
-			if len(reqs) != 1 {
-				t.Fatalf("%d requests, want 1", len(reqs))
-			}
-			if reqs[0].APIKey != key {
-				t.Errorf("key = %q, want the user's", reqs[0].APIKey)
-			}
-			if d := cmp.Diff(tt.body, reqs[0].Body); d != "" {
-				t.Errorf("request body (-want +got):\n%s", d)
-			}
+			imagetest.CheckPNG(t, img, tt.w, tt.h)
+			s.CheckRequest(t, key, tt.body)
 		})
 	}
 }
@@ -141,7 +92,7 @@ func TestGenerateDataURL(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
-	decodePNG(t, img, 8, 8)
+	imagetest.CheckPNG(t, img, 8, 8)
 }
 
 func TestGenerateErrors(t *testing.T) {
@@ -149,34 +100,34 @@ func TestGenerateErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		rep  imagetest.Reply
-		want wantErr
+		want standin.WantErr
 	}{
 		{"401 with the key echoed", imagetest.Reply{Status: 401, Message: "Invalid API key: " + key},
-			wantErr{echogen.KindUnauthenticated, providerhttp.LLMKeyRejected, "ImageRouter refused the API key: Invalid API key: [redacted]", 0}},
+			standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "ImageRouter refused the API key: Invalid API key: [redacted]"}},
 		{"403", imagetest.Reply{Status: 403, Message: "Key disabled"},
-			wantErr{echogen.KindUnauthenticated, providerhttp.LLMKeyRejected, "Key disabled", 0}},
+			standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "Key disabled"}},
 		{"402 out of credits", imagetest.Reply{Status: 402, Message: "Insufficient credits"},
-			wantErr{echogen.KindBadRequest, providerhttp.LLMRejected, "ImageRouter refused the request (HTTP 402): Insufficient credits", 0}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: "ImageRouter refused the request (HTTP 402): Insufficient credits"}},
 		{"400 unknown model", imagetest.Reply{Status: 400, Message: "Model not found: x/y"},
-			wantErr{echogen.KindBadRequest, providerhttp.LLMRejected, "Model not found: x/y", 0}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: "Model not found: x/y"}},
 		{"429 with Retry-After", imagetest.Reply{Status: 429, Message: "Too many requests", RetryAfter: "30"},
-			wantErr{echogen.KindRateLimited, providerhttp.LLMRateLimited, "rate limited by ImageRouter, try again later: Too many requests", 30 * time.Second}},
+			standin.WantErr{Kind: echogen.KindRateLimited, Code: providerhttp.LLMRateLimited, Message: "rate limited by ImageRouter, try again later: Too many requests", RetryAfter: 30 * time.Second}},
 		{"500", imagetest.Reply{Status: 500, Message: "upstream provider failed"},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMUnavailable, "ImageRouter is unavailable (HTTP 500): upstream provider failed", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "ImageRouter is unavailable (HTTP 500): upstream provider failed"}},
 		{"502 HTML page from a proxy", imagetest.Reply{Status: 502, Raw: "<html><body>Bad Gateway</body></html>"},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMUnavailable, "ImageRouter is unavailable (HTTP 502)", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "ImageRouter is unavailable (HTTP 502)"}},
 		{"200 that is not JSON", imagetest.Reply{Raw: "{not json"},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMBadResponse, "not the JSON we expect", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "not the JSON we expect"}},
 		{"200 HTML page", imagetest.Reply{Raw: "<html>maintenance</html>"},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMBadResponse, "not the JSON we expect", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "not the JSON we expect"}},
 		{"no picture", imagetest.Reply{Raw: `{"created":1,"data":[]}`},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMEmptyAnswer, "ImageRouter sent no picture", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMEmptyAnswer, Message: "ImageRouter sent no picture"}},
 		{"not base64", imagetest.Reply{Raw: `{"data":[{"b64_json":"%%%"}]}`},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMBadResponse, "not valid base64", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "not valid base64"}},
 		{"not a picture", imagetest.Reply{Image: []byte("<svg xmlns='http://www.w3.org/2000/svg'/>")},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMBadResponse, "not a PNG, JPEG or WebP image", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "not a PNG, JPEG or WebP image"}},
 		{"a link that is not http", imagetest.Reply{Raw: `{"data":[{"url":"file:///etc/passwd"}]}`},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMBadResponse, "not an http(s) URL", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "not an http(s) URL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,16 +149,16 @@ func TestGenerateDownloadFails(t *testing.T) {
 	tests := []struct {
 		name    string
 		handler http.HandlerFunc
-		want    wantErr
+		want    standin.WantErr
 	}{
 		{"404", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) },
-			wantErr{echogen.KindUnavailable, providerhttp.LLMUnavailable, "could not download the picture ImageRouter made (HTTP 404)", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "could not download the picture ImageRouter made (HTTP 404)"}},
 		{"an HTML page", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "<!doctype html><title>Expired</title>") },
-			wantErr{echogen.KindUnavailable, providerhttp.LLMBadResponse, "not a PNG, JPEG or WebP image", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "not a PNG, JPEG or WebP image"}},
 		{"over 20 MB", func(w http.ResponseWriter, r *http.Request) {
 			w.Write(imagetest.PNG(2, 2))
 			w.Write(make([]byte, imagerouter.MaxImageBytes))
-		}, wantErr{echogen.KindUnavailable, providerhttp.LLMBadResponse, "the picture is larger than 20 MB", 0}},
+		}, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "the picture is larger than 20 MB"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,7 +189,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 	t.Cleanup(api.Close)
 	c := imagerouter.New(imagerouter.Options{BaseURL: api.URL})
 	_, err := c.Generate(context.Background(), key, echogen.ImageRequest{Prompt: prompt})
-	checkErr(t, err, wantErr{echogen.KindUnavailable, providerhttp.LLMBadResponse, "unexpected HTTP 307", 0})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "unexpected HTTP 307"})
 }
 
 func TestGenerateInvalidRequest(t *testing.T) {
@@ -259,7 +210,7 @@ func TestGenerateInvalidRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := c.Generate(context.Background(), tt.key, tt.req)
-			checkErr(t, err, wantErr{echogen.KindBadRequest, providerhttp.LLMInvalidRequest, tt.contains, 0})
+			checkErr(t, err, standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMInvalidRequest, Message: tt.contains})
 		})
 	}
 	if n := len(s.Requests()); n != 0 {
@@ -279,14 +230,14 @@ func TestGenerateCanceledAndTimeout(t *testing.T) {
 	cancel()
 	c := imagerouter.New(imagerouter.Options{HTTPClient: hang.Client(), BaseURL: hang.URL})
 	_, err := c.Generate(ctx, key, echogen.ImageRequest{Prompt: prompt})
-	checkErr(t, err, wantErr{echogen.KindUnavailable, providerhttp.LLMCanceled, "canceled", 0})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMCanceled, Message: "canceled"})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v does not wrap context.Canceled", err)
 	}
 
 	c = imagerouter.New(imagerouter.Options{HTTPClient: hang.Client(), BaseURL: hang.URL, Timeout: 50 * time.Millisecond})
 	_, err = c.Generate(context.Background(), key, echogen.ImageRequest{Prompt: prompt})
-	checkErr(t, err, wantErr{echogen.KindUnavailable, providerhttp.LLMTimeout, "ImageRouter did not answer in time", 0})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMTimeout, Message: "ImageRouter did not answer in time"})
 }
 
 func TestGenerateUnreachable(t *testing.T) {
@@ -295,7 +246,7 @@ func TestGenerateUnreachable(t *testing.T) {
 	base := srv.URL
 	srv.Close()
 	_, err := imagerouter.New(imagerouter.Options{BaseURL: base}).Generate(context.Background(), key, echogen.ImageRequest{Prompt: prompt})
-	checkErr(t, err, wantErr{echogen.KindUnavailable, providerhttp.LLMUnavailable, "could not reach ImageRouter", 0})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "could not reach ImageRouter"})
 }
 
 func TestListModels(t *testing.T) {
@@ -327,5 +278,5 @@ func TestListModelsError(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	_, err := imagerouter.New(imagerouter.Options{BaseURL: srv.URL}).ListModels(context.Background())
-	checkErr(t, err, wantErr{echogen.KindUnavailable, providerhttp.LLMUnavailable, "ImageRouter is unavailable (HTTP 503): down for maintenance", 5 * time.Second})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "ImageRouter is unavailable (HTTP 503): down for maintenance", RetryAfter: 5 * time.Second})
 }

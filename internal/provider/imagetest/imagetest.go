@@ -5,10 +5,10 @@
 // openai, gemini, imagerouter) and their SDKs run unchanged against it.
 //
 // It is strict, like llmtest: a request the real API would not take, or
-// that the adapters are not meant to send (an unknown field at any depth,
-// a missing key, a wrong method or path, a size or quality the model does
-// not accept), fails the test and is answered 400 in the wire's error
-// format. Pictures are real PNGs.
+// that the adapters are not meant to send (an unknown or wrongly cased
+// field at any depth, a missing key, a wrong method or path, a size or
+// quality the model does not accept), fails the test and is answered 400
+// in the wire's error format. Pictures are real PNGs.
 //
 // Gemini's Imagen :predict endpoint is not spoken: Imagen is shut down on
 // the Gemini API and the SDK refuses GenerateImages there.
@@ -24,7 +24,6 @@ import (
 	"image/color"
 	"image/png"
 	"io"
-	"mime"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -33,6 +32,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	gocmp "github.com/google/go-cmp/cmp"
+
+	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/provider/standin"
 )
 
 // Wire is an API format the stand-in speaks.
@@ -89,9 +93,9 @@ type Server struct {
 	wire   Wire
 	answer func(Request) Reply
 	srv    *httptest.Server
+	reqs   standin.Recorder[Request]
 
 	mu     sync.Mutex
-	reqs   []Request
 	models []Model
 	files  [][]byte          // pictures served at /files/{index}
 	pngs   map[[2]int][]byte // generated pictures by size
@@ -105,9 +109,8 @@ func New(t testing.TB, wire Wire, answer func(Request) Reply) *Server {
 	if wire < OpenAI || wire > ImageRouter {
 		t.Fatalf("imagetest.New: unknown wire %v", wire)
 	}
-	s := &Server{t: t, wire: wire, answer: answer, pngs: map[[2]int][]byte{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s := &Server{t: t, wire: wire, answer: answer, pngs: map[[2]int][]byte{}, reqs: standin.Recorder[Request]{Clone: cloneRequest}}
+	s.srv = standin.Start(t, s.serve)
 	s.URL = s.srv.URL
 	if wire == OpenAI {
 		s.URL += "/v1"
@@ -121,22 +124,18 @@ func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Requests returns the generation requests received, in arrival order
 // (model lists, downloads and rejected requests are not recorded).
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Request, len(s.reqs))
-	for i, r := range s.reqs {
-		r.Body = clone(r.Body).(map[string]any)
-		out[i] = r
-	}
-	return out
-}
+func (s *Server) Requests() []Request { return s.reqs.All() }
 
 // SetModels sets what ImageRouter's GET /v1/models lists (nothing at first).
 func (s *Server) SetModels(models ...Model) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.models = slices.Clone(models)
+}
+
+func cloneRequest(r Request) Request {
+	r.Body = clone(r.Body).(map[string]any)
+	return r
 }
 
 // clone deep-copies a decoded JSON value.
@@ -172,6 +171,38 @@ func PNG(w, h int) []byte {
 		panic(err) // encoding to memory cannot fail
 	}
 	return b.Bytes()
+}
+
+// CheckRequest checks that s took one request, with key and body, and
+// returns it.
+func (s *Server) CheckRequest(t testing.TB, key string, body map[string]any) Request {
+	t.Helper()
+	reqs := s.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests, want 1", len(reqs))
+	}
+	if reqs[0].APIKey != key {
+		t.Errorf("key = %q, want %q", reqs[0].APIKey, key)
+	}
+	if d := gocmp.Diff(body, reqs[0].Body); d != "" {
+		t.Errorf("request body (-want +got):\n%s", d)
+	}
+	return reqs[0]
+}
+
+// CheckPNG checks that img, an adapter's answer, is a PNG of w×h.
+func CheckPNG(t testing.TB, img *echogen.Image, w, h int) {
+	t.Helper()
+	if img.ContentType != "image/png" {
+		t.Errorf("ContentType = %q, want image/png", img.ContentType)
+	}
+	m, err := png.Decode(bytes.NewReader(img.Data))
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	if got := m.Bounds(); got != image.Rect(0, 0, w, h) {
+		t.Errorf("bounds = %v, want %dx%d", got, w, h)
+	}
 }
 
 // picture returns rep's image or a cached PNG of w×h.
@@ -232,27 +263,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Wire, req.APIKey = s.wire, key
-	s.mu.Lock()
-	s.reqs = append(s.reqs, req)
-	s.mu.Unlock()
+	s.reqs.Add(req)
 
-	rep := s.answer(Request{Wire: req.Wire, Model: req.Model, APIKey: key, Prompt: req.Prompt, Body: clone(req.Body).(map[string]any)})
+	rep := s.answer(cloneRequest(req))
 	if rep.RetryAfter != "" {
 		w.Header().Set("Retry-After", rep.RetryAfter)
 	}
 	switch {
 	case rep.Raw != "":
-		ct := "application/json"
-		if strings.HasPrefix(strings.TrimSpace(rep.Raw), "<") {
-			ct = "text/html" // a proxy's error page
-		}
-		w.Header().Set("Content-Type", ct)
-		w.WriteHeader(cmp.Or(rep.Status, http.StatusOK))
-		io.WriteString(w, rep.Raw)
+		standin.WriteRaw(w, rep.Status, rep.Raw)
 	case rep.Status >= 400:
-		writeJSON(w, rep.Status, s.errorBody(rep.Status, cmp.Or(rep.Message, http.StatusText(rep.Status)), rep.RetryAfter))
+		standin.WriteJSON(w, rep.Status, s.errorBody(rep.Status, cmp.Or(rep.Message, http.StatusText(rep.Status)), rep.RetryAfter))
 	default:
-		writeJSON(w, http.StatusOK, s.success(req, rep))
+		standin.WriteJSON(w, http.StatusOK, s.success(req, rep))
 	}
 }
 
@@ -263,8 +286,8 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, fmt.Errorf("an Authorization header on a public GET"))
 		return
 	}
-	if r.URL.RawQuery != "" {
-		s.reject(w, r, fmt.Errorf("unexpected query %q", r.URL.RawQuery))
+	if err := standin.Query(r); err != nil {
+		s.reject(w, r, err)
 		return
 	}
 	s.mu.Lock()
@@ -276,7 +299,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 			data = append(data, map[string]any{"id": m.ID, "object": "model", "type": m.Type, "name": m.ID,
 				"owned_by": strings.Split(m.ID, "/")[0], "supported_sizes": []any{"1024x1024"}, "supported_qualities": []any{"auto"}})
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
+		standin.WriteJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 		return
 	}
 	if n, ok := strings.CutPrefix(r.URL.Path, "/files/"); ok {
@@ -294,8 +317,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 // reject fails the test and answers 400 as the real API answers a bad
 // request.
 func (s *Server) reject(w http.ResponseWriter, r *http.Request, err error) {
-	s.t.Errorf("imagetest %v: %s %s: %v", s.wire, r.Method, r.URL.RequestURI(), err)
-	writeJSON(w, http.StatusBadRequest, s.errorBody(http.StatusBadRequest, err.Error(), ""))
+	standin.Reject(s.t, w, r, "imagetest "+s.wire.String(), err, s.errorBody(http.StatusBadRequest, err.Error(), ""))
 }
 
 // checkHeaders checks the method, the query and the content type, and
@@ -304,37 +326,16 @@ func (s *Server) checkHeaders(r *http.Request) (string, error) {
 	if r.Method != http.MethodPost {
 		return "", fmt.Errorf("method %s, want POST", r.Method)
 	}
-	if r.URL.RawQuery != "" {
-		return "", fmt.Errorf("unexpected query %q", r.URL.RawQuery)
+	if err := standin.Query(r); err != nil {
+		return "", err
 	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		return "", fmt.Errorf("Content-Type = %q, want application/json", r.Header.Get("Content-Type"))
+	if err := standin.JSONContent(r.Header); err != nil {
+		return "", err
 	}
 	if s.wire == Gemini {
-		if key := r.Header.Get("x-goog-api-key"); key != "" {
-			return key, nil
-		}
-		return "", fmt.Errorf("no x-goog-api-key header")
+		return standin.HeaderKey(r.Header, "x-goog-api-key")
 	}
-	if key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && key != "" {
-		return key, nil
-	}
-	return "", fmt.Errorf("Authorization = %q, want \"Bearer <key>\"", r.Header.Get("Authorization"))
-}
-
-// strict is json.Unmarshal refusing unknown fields at any depth, as the
-// real APIs do. (Keys are matched case-insensitively; tests compare
-// Request.Body exactly, which catches a wrongly cased key.)
-func strict(data []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return fmt.Errorf("body: %w", err)
-	}
-	if d.More() {
-		return fmt.Errorf("body: data after the JSON object")
-	}
-	return nil
+	return standin.BearerKey(r.Header)
 }
 
 // decode checks a generation request's body against the wire.
@@ -392,11 +393,11 @@ func decodeOpenAI(body []byte, req *Request) error {
 		Moderation        string `json:"moderation"`
 		User              string `json:"user"`
 	}
-	if err := strict(body, &b); err != nil {
+	if err := standin.Strict(body, &b); err != nil {
 		return err
 	}
 	req.Model, req.Prompt = b.Model, b.Prompt
-	if err := required("model", b.Model != "", "prompt", strings.TrimSpace(b.Prompt) != ""); err != nil {
+	if err := standin.Required("model", b.Model != "", "prompt", strings.TrimSpace(b.Prompt) != ""); err != nil {
 		return err
 	}
 	if b.N != nil && *b.N != 1 {
@@ -458,7 +459,7 @@ func decodeGemini(body []byte, req *Request) error {
 			} `json:"imageConfig"`
 		} `json:"generationConfig"`
 	}
-	if err := strict(body, &b); err != nil {
+	if err := standin.Strict(body, &b); err != nil {
 		return err
 	}
 	if !strings.Contains(req.Model, "image") {
@@ -500,11 +501,11 @@ func decodeImageRouter(body []byte, req *Request) error {
 		ResponseFormat string `json:"response_format"`
 		OutputFormat   string `json:"output_format"`
 	}
-	if err := strict(body, &b); err != nil {
+	if err := standin.Strict(body, &b); err != nil {
 		return err
 	}
 	req.Model, req.Prompt = b.Model, b.Prompt
-	if err := required("model", b.Model != ""); err != nil {
+	if err := standin.Required("model", b.Model != ""); err != nil {
 		return err
 	}
 	if _, _, ok := dims(b.Size); !ok {
@@ -517,16 +518,6 @@ func decodeImageRouter(body []byte, req *Request) error {
 		return err
 	}
 	return oneOf("response_format", b.ResponseFormat, "url", "b64_json", "b64_ephemeral")
-}
-
-// required takes pairs of a field name and whether it is present.
-func required(pairs ...any) error {
-	for i := 0; i < len(pairs); i += 2 {
-		if !pairs[i+1].(bool) {
-			return fmt.Errorf("missing required field %q", pairs[i])
-		}
-	}
-	return nil
 }
 
 // geminiDims is the picture size of an imageConfig: the longer side 1024
@@ -602,38 +593,14 @@ func (s *Server) success(req Request, rep Reply) any {
 // errorBody is the wire's error answer for an HTTP status.
 func (s *Server) errorBody(status int, msg, retryAfter string) any {
 	if s.wire == Gemini {
-		e := map[string]any{"code": status, "message": msg, "status": cmp.Or(grpcStatus[status], "INTERNAL")}
-		if _, err := strconv.Atoi(retryAfter); err == nil && status == 429 {
-			// Gemini tells the delay in a google.rpc.RetryInfo detail too.
-			e["details"] = []any{map[string]any{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retryAfter + "s"}}
-		}
-		return map[string]any{"error": e}
+		return standin.GoogleError(status, msg, "", retryAfter)
 	}
-	typ, code := "invalid_request_error", any(nil)
-	switch {
-	case status == 401:
-		code = "invalid_api_key"
-	case status == 429:
-		typ, code = "requests", "rate_limit_exceeded"
-	case status >= 500:
-		typ = "server_error"
-	}
+	body := standin.OpenAIError(status, msg, "")
 	if s.wire == ImageRouter {
-		return map[string]any{"error": map[string]any{"message": msg, "type": typ}}
+		// ImageRouter's errors have OpenAI's shape without param and code.
+		e := body["error"].(map[string]any)
+		delete(e, "param")
+		delete(e, "code")
 	}
-	return map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": nil, "code": code}}
-}
-
-// grpcStatus has the google.rpc.Code names Google's APIs give HTTP statuses.
-var grpcStatus = map[int]string{400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-	429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // the bodies above always marshal
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(b)
+	return body
 }

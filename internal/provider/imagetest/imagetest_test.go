@@ -2,64 +2,19 @@ package imagetest_test
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"image"
 	"image/png"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/echogen/server/internal/provider/imagetest"
+	"github.com/echogen/server/internal/provider/standin"
 )
 
 const key = "test-key-0123"
-
-// recordingTB records Errorf instead of failing, so a test can assert
-// that the stand-in reports a bad request.
-type recordingTB struct {
-	testing.TB
-	mu   sync.Mutex
-	errs []string
-}
-
-func (r *recordingTB) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
-
-func (r *recordingTB) errors() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.errs
-}
-
-// send makes a raw request to the stand-in's root.
-func send(t *testing.T, s *imagetest.Server, method, url string, header map[string]string, body string) (int, http.Header, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := s.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, b
-}
 
 // root is the server's root URL, whatever the wire's base URL.
 func root(s *imagetest.Server) string { return strings.TrimSuffix(s.URL, "/v1") }
@@ -83,6 +38,7 @@ func TestRejects(t *testing.T) {
 		wantErr string // in the reported error and the answer's message
 	}{
 		{"OpenAI unknown field", imagetest.OpenAI, "", "/v1/images/generations", bearer, `{"model":"gpt-image-2","prompt":"p","stream":true}`, `unknown field "stream"`},
+		{"OpenAI field in the wrong case", imagetest.OpenAI, "", "/v1/images/generations", bearer, `{"Model":"gpt-image-2","prompt":"p"}`, `unknown field "Model"`},
 		{"OpenAI no key", imagetest.OpenAI, "", "/v1/images/generations", map[string]string{"Content-Type": "application/json"}, `{"model":"gpt-image-2","prompt":"p"}`, `Authorization = ""`},
 		{"OpenAI no prompt", imagetest.OpenAI, "", "/v1/images/generations", bearer, `{"model":"gpt-image-2"}`, `missing required field "prompt"`},
 		{"OpenAI response_format to a GPT image model", imagetest.OpenAI, "", "/v1/images/generations", bearer, `{"model":"gpt-image-2","prompt":"p","response_format":"b64_json"}`, "Unknown parameter"},
@@ -91,7 +47,8 @@ func TestRejects(t *testing.T) {
 		{"OpenAI dall-e-3 URL answer", imagetest.OpenAI, "", "/v1/images/generations", bearer, `{"model":"dall-e-3","prompt":"p"}`, "must ask for b64_json"},
 		{"OpenAI wrong method", imagetest.OpenAI, http.MethodPut, "/v1/images/generations", bearer, `{}`, "method PUT, want POST"},
 		{"OpenAI wrong path", imagetest.OpenAI, "", "/v1/images/edits", bearer, `{}`, `unknown path "/v1/images/edits"`},
-		{"Gemini unknown nested field", imagetest.Gemini, "", gemPath, goog, `{"contents":[{"role":"user","parts":[{"text":"a"}]}],"generationConfig":{"responseModalities":["IMAGE"],"imageConfig":{"outputMimeType":"image/png"}}}`, `unknown field "outputMimeType"`},
+		{"Gemini unknown nested field", imagetest.Gemini, "", gemPath, goog, `{"contents":[{"role":"user","parts":[{"text":"a"}]}],"generationConfig":{"responseModalities":["IMAGE"],"imageConfig":{"outputMimeType":"image/png"}}}`, `unknown field "generationConfig.imageConfig.outputMimeType"`},
+		{"Gemini nested field in the wrong case", imagetest.Gemini, "", gemPath, goog, `{"contents":[{"role":"user","parts":[{"Text":"a"}]}],"generationConfig":{"responseModalities":["IMAGE"]}}`, `unknown field "contents[0].parts[0].Text"`},
 		{"Gemini no IMAGE modality", imagetest.Gemini, "", gemPath, goog, `{"contents":[{"role":"user","parts":[{"text":"a"}]}],"generationConfig":{"responseModalities":["TEXT"]}}`, "must include IMAGE"},
 		{"Gemini a text model", imagetest.Gemini, "", "/v1beta/models/gemini-2.5-flash:generateContent", goog, gemOK, "does not support the requested response modalities"},
 		{"Gemini aspect ratio", imagetest.Gemini, "", gemPath, goog, `{"contents":[{"role":"user","parts":[{"text":"a"}]}],"generationConfig":{"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"1:2"}}}`, "Invalid value for 'aspectRatio'"},
@@ -104,13 +61,13 @@ func TestRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			rec := &recordingTB{TB: t}
+			rec := &standin.RecordingTB{TB: t}
 			s := imagetest.New(rec, tt.wire, func(imagetest.Request) imagetest.Reply {
 				t.Error("answer called for a bad request")
 				return imagetest.Reply{}
 			})
-			status, _, body := send(t, s, cmp.Or(tt.method, http.MethodPost), root(s)+tt.path, tt.header, tt.body)
-			if errs := rec.errors(); len(errs) != 1 || !strings.Contains(errs[0], tt.wantErr) {
+			status, _, body := standin.Send(t, s.Client(), tt.method, root(s)+tt.path, tt.header, tt.body)
+			if errs := rec.Errors(); len(errs) != 1 || !strings.Contains(errs[0], tt.wantErr) {
 				t.Errorf("reported %q, want one error with %q", errs, tt.wantErr)
 			}
 			if status != http.StatusBadRequest {
@@ -150,7 +107,7 @@ func TestAnswers(t *testing.T) {
 	t.Run("OpenAI: a PNG of the size asked", func(t *testing.T) {
 		t.Parallel()
 		s := imagetest.New(t, imagetest.OpenAI, func(imagetest.Request) imagetest.Reply { return imagetest.Reply{} })
-		_, _, body := send(t, s, http.MethodPost, s.URL+"/images/generations", bearer, `{"model":"gpt-image-2","prompt":"p","size":"256x128"}`)
+		_, _, body := standin.Send(t, s.Client(), http.MethodPost, s.URL+"/images/generations", bearer, `{"model":"gpt-image-2","prompt":"p","size":"256x128"}`)
 		var out struct {
 			Data []struct {
 				B64 string `json:"b64_json"`
@@ -169,7 +126,7 @@ func TestAnswers(t *testing.T) {
 	t.Run("Gemini: a picture at the aspect ratio, after the text", func(t *testing.T) {
 		t.Parallel()
 		s := imagetest.New(t, imagetest.Gemini, func(imagetest.Request) imagetest.Reply { return imagetest.Reply{Text: "here"} })
-		_, _, body := send(t, s, http.MethodPost, s.URL+"/v1beta/models/gemini-3.1-flash-image:generateContent", goog,
+		_, _, body := standin.Send(t, s.Client(), http.MethodPost, s.URL+"/v1beta/models/gemini-3.1-flash-image:generateContent", goog,
 			`{"contents":[{"role":"user","parts":[{"text":"p"}]}],"generationConfig":{"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"16:9"}}}`)
 		var out struct {
 			Candidates []struct {
@@ -198,7 +155,7 @@ func TestAnswers(t *testing.T) {
 	t.Run("ImageRouter: a link to a picture served without the key", func(t *testing.T) {
 		t.Parallel()
 		s := imagetest.New(t, imagetest.ImageRouter, func(imagetest.Request) imagetest.Reply { return imagetest.Reply{URL: true} })
-		_, _, body := send(t, s, http.MethodPost, s.URL+"/v1/openai/images/generations", bearer, `{"model":"m","prompt":"p","size":"64x64"}`)
+		_, _, body := standin.Send(t, s.Client(), http.MethodPost, s.URL+"/v1/openai/images/generations", bearer, `{"model":"m","prompt":"p","size":"64x64"}`)
 		var out struct {
 			Data []struct {
 				URL string `json:"url"`
@@ -207,14 +164,14 @@ func TestAnswers(t *testing.T) {
 		if err := json.Unmarshal(body, &out); err != nil || len(out.Data) != 1 || out.Data[0].URL == "" {
 			t.Fatalf("answer %s", body)
 		}
-		status, h, pic := send(t, s, http.MethodGet, out.Data[0].URL, nil, "")
+		status, h, pic := standin.Send(t, s.Client(), http.MethodGet, out.Data[0].URL, nil, "")
 		if status != 200 || h.Get("Content-Type") != "image/png" {
 			t.Fatalf("download: %d %s", status, h.Get("Content-Type"))
 		}
 		if got := pngSize(t, base64.StdEncoding.EncodeToString(pic)); got != image.Pt(64, 64) {
 			t.Errorf("picture %v, want 64×64", got)
 		}
-		if status, _, _ := send(t, s, http.MethodGet, root(s)+"/files/7.png", nil, ""); status != http.StatusNotFound {
+		if status, _, _ := standin.Send(t, s.Client(), http.MethodGet, root(s)+"/files/7.png", nil, ""); status != http.StatusNotFound {
 			t.Errorf("a missing file answers %d, want 404", status)
 		}
 	})
@@ -241,7 +198,7 @@ func TestAnswers(t *testing.T) {
 			if tt.wire == imagetest.Gemini {
 				h[tt.header] = key
 			}
-			status, hdr, body := send(t, s, http.MethodPost, root(s)+tt.path, h, tt.body)
+			status, hdr, body := standin.Send(t, s.Client(), http.MethodPost, root(s)+tt.path, h, tt.body)
 			if status != 429 || hdr.Get("Retry-After") != "9" || string(body) != tt.want {
 				t.Errorf("%v: %d, Retry-After %q, %s; want 429, 9, %s", tt.wire, status, hdr.Get("Retry-After"), body, tt.want)
 			}

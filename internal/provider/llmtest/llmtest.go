@@ -15,10 +15,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"mime"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +24,7 @@ import (
 	"testing"
 
 	"github.com/echogen/server/internal/echogen"
+	"github.com/echogen/server/internal/provider/standin"
 )
 
 // Wire is an API format the stand-in speaks.
@@ -80,9 +79,9 @@ type Server struct {
 	wire   Wire
 	answer func(Request) Reply
 	srv    *httptest.Server
+	reqs   standin.Recorder[Request]
 
 	mu     sync.Mutex
-	reqs   []Request
 	models []string
 }
 
@@ -94,9 +93,8 @@ func New(t testing.TB, wire Wire, answer func(Request) Reply) *Server {
 	if wire < OpenAI || wire > Anthropic {
 		t.Fatalf("llmtest.New: unknown wire %v", wire)
 	}
-	s := &Server{t: t, wire: wire, answer: answer}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s := &Server{t: t, wire: wire, answer: answer, reqs: standin.Recorder[Request]{Clone: clone}}
+	s.srv = standin.Start(t, s.serve)
 	s.URL = s.srv.URL
 	if wire == OpenAI {
 		s.URL += "/v1"
@@ -110,15 +108,7 @@ func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Requests returns the completion requests received, in arrival order
 // (model lists and rejected requests are not recorded).
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Request, len(s.reqs))
-	for i, r := range s.reqs {
-		out[i] = clone(r)
-	}
-	return out
-}
+func (s *Server) Requests() []Request { return s.reqs.All() }
 
 // SetModels sets the IDs the model-list endpoint returns (none at first).
 func (s *Server) SetModels(ids ...string) {
@@ -152,7 +142,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		ids := slices.Clone(s.models)
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, s.modelList(ids))
+		standin.WriteJSON(w, http.StatusOK, s.modelList(ids))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<20))
@@ -165,10 +155,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Wire, req.APIKey = s.wire, key
-	s.mu.Lock()
-	n := len(s.reqs)
-	s.reqs = append(s.reqs, clone(req))
-	s.mu.Unlock()
+	n := s.reqs.Add(req)
 
 	rep := s.answer(req)
 	if rep.RetryAfter != "" {
@@ -176,15 +163,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case rep.Raw != "":
-		ct := "application/json"
-		if strings.HasPrefix(strings.TrimSpace(rep.Raw), "<") {
-			ct = "text/html" // a proxy's error page
-		}
-		w.Header().Set("Content-Type", ct)
-		w.WriteHeader(cmp.Or(rep.Status, http.StatusOK))
-		io.WriteString(w, rep.Raw)
+		standin.WriteRaw(w, rep.Status, rep.Raw)
 	case rep.Status >= 400:
-		writeJSON(w, rep.Status, s.errorBody(rep.Status, cmp.Or(rep.Message, http.StatusText(rep.Status)), rep.RetryAfter))
+		standin.WriteJSON(w, rep.Status, s.errorBody(rep.Status, cmp.Or(rep.Message, http.StatusText(rep.Status)), rep.RetryAfter))
 	default:
 		in, out := rep.InputTokens, rep.OutputTokens
 		if in == 0 {
@@ -196,7 +177,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if out == 0 {
 			out = words(rep.Text)
 		}
-		writeJSON(w, http.StatusOK, s.success(n, req, rep, in, out))
+		standin.WriteJSON(w, http.StatusOK, s.success(n, req, rep, in, out))
 	}
 }
 
@@ -205,8 +186,7 @@ func words(s string) int { return len(strings.Fields(s)) }
 // reject fails the test and answers 400 as the real API answers a bad
 // request.
 func (s *Server) reject(w http.ResponseWriter, r *http.Request, err error) {
-	s.t.Errorf("llmtest %v: %s %s: %v", s.wire, r.Method, r.URL.RequestURI(), err)
-	writeJSON(w, http.StatusBadRequest, s.errorBody(http.StatusBadRequest, err.Error(), ""))
+	standin.Reject(s.t, w, r, "llmtest "+s.wire.String(), err, s.errorBody(http.StatusBadRequest, err.Error(), ""))
 }
 
 // route tells a model-list request from a completion and checks the
@@ -239,12 +219,7 @@ func (s *Server) route(r *http.Request) (list bool, model string, err error) {
 	if r.Method != want {
 		return false, "", fmt.Errorf("method %s, want %s", r.Method, want)
 	}
-	for _, k := range slices.Sorted(maps.Keys(r.URL.Query())) {
-		if !slices.Contains(query, k) {
-			return false, "", fmt.Errorf("unexpected query parameter %q", k)
-		}
-	}
-	return list, model, nil
+	return list, model, standin.Query(r, query...)
 }
 
 // checkHeaders checks and returns the key, checks Anthropic's version and,
@@ -252,19 +227,15 @@ func (s *Server) route(r *http.Request) (list bool, model string, err error) {
 func (s *Server) checkHeaders(r *http.Request, post bool) (string, error) {
 	h := r.Header
 	var key string
+	var err error
 	switch s.wire {
 	case OpenAI:
-		var ok bool
-		if key, ok = strings.CutPrefix(h.Get("Authorization"), "Bearer "); !ok || key == "" {
-			return "", fmt.Errorf("Authorization = %q, want \"Bearer <key>\"", h.Get("Authorization"))
-		}
+		key, err = standin.BearerKey(h)
 	case Gemini:
-		if key = h.Get("x-goog-api-key"); key == "" {
-			return "", fmt.Errorf("no x-goog-api-key header")
-		}
+		key, err = standin.HeaderKey(h, "x-goog-api-key")
 	case Anthropic:
-		if key = h.Get("x-api-key"); key == "" {
-			return "", fmt.Errorf("no x-api-key header")
+		if key, err = standin.HeaderKey(h, "x-api-key"); err != nil {
+			return "", err
 		}
 		if h.Get("Authorization") != "" {
 			return "", fmt.Errorf("an Authorization header; API 2023-06-01 takes the key in x-api-key")
@@ -273,72 +244,10 @@ func (s *Server) checkHeaders(r *http.Request, post bool) (string, error) {
 			return "", fmt.Errorf("anthropic-version = %q, want \"2023-06-01\"", v)
 		}
 	}
-	if mt, _, _ := mime.ParseMediaType(h.Get("Content-Type")); post && mt != "application/json" {
-		return "", fmt.Errorf("Content-Type = %q, want application/json", h.Get("Content-Type"))
+	if err == nil && post {
+		err = standin.JSONContent(h)
 	}
-	return key, nil
-}
-
-// strict is json.Unmarshal that also refuses keys that are not exactly a
-// json tag of v's structs: encoding/json ignores unknown keys and matches
-// names case-insensitively, and the real APIs do neither.
-// at names data's place in the body, for messages.
-func strict(data []byte, v any, at string) error {
-	if err := known(data, reflect.TypeOf(v), at); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("%s: %w", cmp.Or(at, "body"), err)
-	}
-	return nil
-}
-
-func known(data []byte, t reflect.Type, at string) error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() == reflect.Slice && t != reflect.TypeFor[json.RawMessage]() {
-		var a []json.RawMessage
-		if json.Unmarshal(data, &a) == nil {
-			for i, e := range a {
-				if err := known(e, t.Elem(), fmt.Sprintf("%s[%d]", at, i)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if t.Kind() != reflect.Struct {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(data, &m) != nil {
-		return nil // json.Unmarshal reports the type error
-	}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		path := k
-		if at != "" {
-			path = at + "." + k
-		}
-		f, ok := fieldByTag(t, k)
-		if !ok {
-			return fmt.Errorf("unknown field %q", path)
-		}
-		if err := known(m[k], f.Type, path); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
+	return key, err
 }
 
 // textPart is a text block of OpenAI's and Anthropic's content arrays.
@@ -357,7 +266,7 @@ func text(raw json.RawMessage, at string) (string, error) {
 		return s, nil
 	}
 	var parts []textPart
-	if err := strict(raw, &parts, at); err != nil {
+	if err := standin.StrictAt(raw, &parts, at); err != nil {
 		return "", err
 	}
 	var b strings.Builder
@@ -399,11 +308,11 @@ func decodeOpenAI(body []byte) (Request, error) {
 			} `json:"json_schema"`
 		} `json:"response_format"`
 	}
-	if err := strict(body, &b, ""); err != nil {
+	if err := standin.Strict(body, &b); err != nil {
 		return Request{}, err
 	}
 	req := Request{Model: b.Model, Temperature: b.Temperature, MaxTokens: b.MaxTokens}
-	if err := required("model", b.Model != "", "messages", len(b.Messages) > 0); err != nil {
+	if err := standin.Required("model", b.Model != "", "messages", len(b.Messages) > 0); err != nil {
 		return req, err
 	}
 	var system []string
@@ -449,11 +358,11 @@ func decodeGemini(body []byte, model string) (Request, error) {
 			ResponseJSONSchema map[string]any `json:"responseJsonSchema"`
 		} `json:"generationConfig"`
 	}
-	if err := strict(body, &b, ""); err != nil {
+	if err := standin.Strict(body, &b); err != nil {
 		return Request{}, err
 	}
 	req := Request{Model: model}
-	if err := required("contents", len(b.Contents) > 0); err != nil {
+	if err := standin.Required("contents", len(b.Contents) > 0); err != nil {
 		return req, err
 	}
 	join := func(c content, at string) (string, error) {
@@ -522,11 +431,11 @@ func decodeAnthropic(body []byte) (Request, error) {
 			Name string `json:"name"`
 		} `json:"tool_choice"`
 	}
-	if err := strict(body, &b, ""); err != nil {
+	if err := standin.Strict(body, &b); err != nil {
 		return Request{}, err
 	}
 	req := Request{Model: b.Model, Temperature: b.Temperature}
-	if err := required("model", b.Model != "", "max_tokens", b.MaxTokens != nil, "messages", len(b.Messages) > 0); err != nil {
+	if err := standin.Required("model", b.Model != "", "max_tokens", b.MaxTokens != nil, "messages", len(b.Messages) > 0); err != nil {
 		return req, err
 	}
 	if req.MaxTokens = *b.MaxTokens; req.MaxTokens < 1 {
@@ -562,16 +471,6 @@ func decodeAnthropic(body []byte) (Request, error) {
 		req.SchemaName, req.Schema = tc.Name, b.Tools[0].InputSchema
 	}
 	return req, nil
-}
-
-// required takes pairs of a field name and whether it is present.
-func required(pairs ...any) error {
-	for i := 0; i < len(pairs); i += 2 {
-		if !pairs[i+1].(bool) {
-			return fmt.Errorf("missing required field %q", pairs[i])
-		}
-	}
-	return nil
 }
 
 // success is a completion's answer body.
@@ -631,27 +530,9 @@ func (s *Server) success(n int, req Request, rep Reply, in, out int) any {
 func (s *Server) errorBody(status int, msg, retryAfter string) any {
 	switch s.wire {
 	case OpenAI:
-		typ, code := "invalid_request_error", any(nil)
-		switch {
-		case status == 401:
-			code = "invalid_api_key"
-		case status == 403:
-			typ = "permission_error"
-		case status == 404:
-			code = "model_not_found"
-		case status == 429:
-			typ, code = "requests", "rate_limit_exceeded"
-		case status >= 500:
-			typ = "server_error"
-		}
-		return map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": nil, "code": code}}
+		return standin.OpenAIError(status, msg, "")
 	case Gemini:
-		e := map[string]any{"code": status, "message": msg, "status": cmp.Or(grpcStatus[status], "INTERNAL")}
-		if _, err := strconv.Atoi(retryAfter); err == nil && status == 429 {
-			// Gemini tells the delay in a google.rpc.RetryInfo detail too.
-			e["details"] = []any{map[string]any{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retryAfter + "s"}}
-		}
-		return map[string]any{"error": e}
+		return standin.GoogleError(status, msg, "", retryAfter)
 	}
 	typ := map[int]string{400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
 		404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 504: "timeout_error", 529: "overloaded_error"}[status]
@@ -663,10 +544,6 @@ func (s *Server) errorBody(status int, msg, retryAfter string) any {
 	}
 	return map[string]any{"type": "error", "error": map[string]any{"type": typ, "message": msg}, "request_id": "req_llmtest"}
 }
-
-// grpcStatus has the google.rpc.Code names Google's APIs give HTTP statuses.
-var grpcStatus = map[int]string{400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-	409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL", 501: "UNIMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 
 // modelList is the model-list endpoint's answer.
 func (s *Server) modelList(ids []string) any {
@@ -692,14 +569,4 @@ func (s *Server) modelList(ids []string) any {
 		first, last = ids[0], ids[len(ids)-1]
 	}
 	return map[string]any{"data": data, "has_more": false, "first_id": first, "last_id": last}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // the bodies above always marshal
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(b)
 }

@@ -3,9 +3,7 @@ package llmtest_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -21,6 +19,7 @@ import (
 	"github.com/echogen/server/internal/provider/llmtest"
 	"github.com/echogen/server/internal/provider/openai"
 	"github.com/echogen/server/internal/provider/providerhttp"
+	"github.com/echogen/server/internal/provider/standin"
 )
 
 var wires = []llmtest.Wire{llmtest.OpenAI, llmtest.Gemini, llmtest.Anthropic}
@@ -74,18 +73,13 @@ func TestComplete(t *testing.T) {
 		SchemaName: "script", Schema: schema, Temperature: ptr(0.5), MaxTokens: 1000}
 	plainRequest := llmtest.Request{Model: "model-x", APIKey: key, Messages: turns}
 
-	type wantErr struct {
-		kind       echogen.Kind
-		code       string
-		retryAfter time.Duration
-	}
 	tests := []struct {
 		name    string
 		req     echogen.LLMRequest
 		reply   llmtest.Reply
 		wantReq llmtest.Request
 		want    *echogen.LLMResponse
-		wantErr *wantErr
+		wantErr *standin.WantErr
 	}{
 		{
 			name: "schema", req: withSchema, wantReq: schemaRequest,
@@ -111,28 +105,28 @@ func TestComplete(t *testing.T) {
 		{
 			name: "429 with Retry-After", req: plain, wantReq: plainRequest,
 			reply:   llmtest.Reply{Status: 429, Message: "slow down", RetryAfter: "7"},
-			wantErr: &wantErr{echogen.KindRateLimited, providerhttp.LLMRateLimited, 7 * time.Second},
+			wantErr: &standin.WantErr{Kind: echogen.KindRateLimited, Code: providerhttp.LLMRateLimited, RetryAfter: 7 * time.Second},
 		},
 		{
 			name: "500", req: plain, wantReq: plainRequest,
 			reply:   llmtest.Reply{Status: 500},
-			wantErr: &wantErr{echogen.KindUnavailable, providerhttp.LLMUnavailable, 0},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable},
 		},
 		{
 			name: "401", req: plain, wantReq: plainRequest,
 			reply:   llmtest.Reply{Status: 401, Message: "invalid key"},
-			wantErr: &wantErr{echogen.KindUnauthenticated, providerhttp.LLMKeyRejected, 0},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected},
 		},
 		{
 			name: "502 page from a proxy", req: plain, wantReq: plainRequest,
 			reply:   llmtest.Reply{Status: 502, Raw: "<html><body>Bad gateway</body></html>"},
-			wantErr: &wantErr{echogen.KindUnavailable, providerhttp.LLMUnavailable, 0},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable},
 		},
 		{
 			// Every adapter reads a 200 it cannot parse as KindUnavailable.
 			name: "malformed body", req: plain, wantReq: plainRequest,
 			reply:   llmtest.Reply{Raw: `{"id":"x","choices":[{`},
-			wantErr: &wantErr{echogen.KindUnavailable, providerhttp.LLMBadResponse, 0},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse},
 		},
 	}
 	for _, wire := range wires {
@@ -159,17 +153,9 @@ func TestComplete(t *testing.T) {
 					}
 					return
 				}
-				var e *echogen.Error
-				if !errors.As(err, &e) {
-					t.Fatalf("error %v (%T), want *echogen.Error", err, err)
-				}
-				if e.Kind != tt.wantErr.kind || e.Code != tt.wantErr.code || e.RetryAfter != tt.wantErr.retryAfter {
-					t.Errorf("error kind %v, code %q, RetryAfter %v; want %v, %q, %v (%v)",
-						e.Kind, e.Code, e.RetryAfter, tt.wantErr.kind, tt.wantErr.code, tt.wantErr.retryAfter, err)
-				}
-				if tt.reply.Message != "" && !strings.Contains(e.Message, tt.reply.Message) {
-					t.Errorf("message %q does not carry %q", e.Message, tt.reply.Message)
-				}
+				want := *tt.wantErr
+				want.Message, want.NotContaining = tt.reply.Message, key
+				standin.CheckErr(t, err, want)
 			})
 		}
 	}
@@ -232,26 +218,6 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
-// recordingTB records Errorf instead of failing, so a test can assert
-// that the stand-in reports a bad request.
-type recordingTB struct {
-	testing.TB
-	mu   sync.Mutex
-	errs []string
-}
-
-func (r *recordingTB) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
-
-func (r *recordingTB) errors() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.errs
-}
-
 func TestRejects(t *testing.T) {
 	t.Parallel()
 	ctJSON := map[string]string{"Content-Type": "application/json"}
@@ -301,13 +267,13 @@ func TestRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			rec := &recordingTB{TB: t}
+			rec := &standin.RecordingTB{TB: t}
 			s := llmtest.New(rec, tt.wire, func(llmtest.Request) llmtest.Reply {
 				t.Error("answer called for a bad request")
 				return llmtest.Reply{}
 			})
-			status, _, body := send(t, s, tt.method, tt.path, tt.header, tt.body)
-			if errs := rec.errors(); len(errs) != 1 || !strings.Contains(errs[0], tt.wantErr) {
+			status, _, body := standin.Send(t, s.Client(), tt.method, s.URL+tt.path, tt.header, tt.body)
+			if errs := rec.Errors(); len(errs) != 1 || !strings.Contains(errs[0], tt.wantErr) {
 				t.Errorf("reported %q, want one error with %q", errs, tt.wantErr)
 			}
 			if status != http.StatusBadRequest {
@@ -352,32 +318,6 @@ func errorMessage(t *testing.T, wire llmtest.Wire, body []byte) string {
 		t.Errorf("%v error answer has the wrong shape: %s", wire, body)
 	}
 	return e.Error.Message
-}
-
-// send makes one raw request to the stand-in (method default POST, path
-// after Server.URL).
-func send(t *testing.T, s *llmtest.Server, method, path string, header map[string]string, body string) (int, http.Header, []byte) {
-	t.Helper()
-	if method == "" {
-		method = http.MethodPost
-	}
-	r, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		r.Header.Set(k, v)
-	}
-	resp, err := s.Client().Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, b
 }
 
 // TestAnswerBodies pins the exact answers, which the adapters read only in
@@ -457,21 +397,14 @@ func TestAnswerBodies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := llmtest.New(t, tt.wire, func(llmtest.Request) llmtest.Reply { return tt.reply })
-			status, header, body := send(t, s, "", tt.path, tt.header, tt.body)
+			status, header, body := standin.Send(t, s.Client(), "", s.URL+tt.path, tt.header, tt.body)
 			if status != tt.wantStatus {
 				t.Errorf("status %d, want %d", status, tt.wantStatus)
 			}
 			if got := header.Get("Retry-After"); got != tt.reply.RetryAfter {
 				t.Errorf("Retry-After = %q, want %q", got, tt.reply.RetryAfter)
 			}
-			var got, want any
-			if err := json.Unmarshal(body, &got); err != nil {
-				t.Fatalf("answer is not JSON: %v: %s", err, body)
-			}
-			if err := json.Unmarshal([]byte(tt.want), &want); err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(want, got); d != "" {
+			if d := standin.JSONDiff(t, tt.want, string(body)); d != "" {
 				t.Errorf("answer (-want +got):\n%s", d)
 			}
 		})

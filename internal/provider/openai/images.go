@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,14 +56,10 @@ func (c *Client) generate(ctx context.Context, apiKey string, req echogen.ImageR
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, providerhttp.ErrLLMTimeout)
-	defer cancel()
-
-	var raw *http.Response
-	svc := openai.NewImageService(c.callOptions(apiKey, base, &raw)...)
-	res, err := svc.Generate(cctx, params)
+	svc := openai.NewImageService()
+	res, err := send(ctx, c, apiKey, base, svc.Generate, params)
 	if err != nil {
-		return nil, c.callError(cctx, raw, err, apiKey)
+		return nil, err
 	}
 	if res == nil || len(res.Data) == 0 || res.Data[0].B64JSON == "" {
 		return nil, echogen.Errorf(echogen.KindUnavailable, providerhttp.LLMEmptyAnswer, "%s sent no picture", c.name)
@@ -74,8 +69,8 @@ func (c *Client) generate(ctx context.Context, apiKey string, req echogen.ImageR
 		return nil, &echogen.Error{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse,
 			Message: c.name + " sent a picture that is not valid base64", Err: err}
 	}
-	ct := imageType(pic)
-	if ct == "" {
+	ct, ok := providerhttp.ImageType(pic)
+	if !ok {
 		return nil, echogen.Errorf(echogen.KindUnavailable, providerhttp.LLMBadResponse,
 			"%s sent a picture that is not a PNG, JPEG or WebP image", c.name)
 	}
@@ -150,13 +145,4 @@ func imageDims(size string) (w, h int, ok bool) {
 	w, errW := strconv.Atoi(ws)
 	h, errH := strconv.Atoi(hs)
 	return w, h, errW == nil && errH == nil && w > 0 && h > 0 && w <= 16384 && h <= 16384
-}
-
-// imageType names the picture in b; "" when it is none a cover may be.
-func imageType(b []byte) string {
-	switch t := http.DetectContentType(b); t {
-	case "image/png", "image/jpeg", "image/webp":
-		return t
-	}
-	return ""
 }

@@ -6,19 +6,17 @@ import (
 	"errors"
 	"image"
 	"image/jpeg"
-	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/provider/imagetest"
 	"github.com/echogen/server/internal/provider/openai"
 	"github.com/echogen/server/internal/provider/providerhttp"
+	"github.com/echogen/server/internal/provider/standin"
 )
 
 const imagePrompt = `Create a professional podcast cover art for "Deep Sea". Minimalist style with good contrast.`
@@ -122,32 +120,14 @@ func TestGenerateImage(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Generate: %v", err)
 			}
-			reqs := s.Requests()
-			if len(reqs) != 1 {
-				t.Fatalf("%d requests, want 1", len(reqs))
-			}
-			if reqs[0].APIKey != testKey {
-				t.Errorf("key = %q, want the user's", reqs[0].APIKey)
-			}
-			if d := cmp.Diff(tt.body, reqs[0].Body); d != "" {
-				t.Errorf("request body (-want +got):\n%s", d)
-			}
+			s.CheckRequest(t, testKey, tt.body)
 			if tt.ctype != "" {
 				if img.ContentType != tt.ctype {
 					t.Errorf("ContentType = %q, want %q", img.ContentType, tt.ctype)
 				}
 				return
 			}
-			if img.ContentType != "image/png" {
-				t.Errorf("ContentType = %q, want image/png", img.ContentType)
-			}
-			m, err := png.Decode(bytes.NewReader(img.Data))
-			if err != nil {
-				t.Fatalf("not a PNG: %v", err)
-			}
-			if got := m.Bounds(); got != image.Rect(0, 0, tt.w, tt.h) {
-				t.Errorf("bounds = %v, want %dx%d", got, tt.w, tt.h)
-			}
+			imagetest.CheckPNG(t, img, tt.w, tt.h)
 		})
 	}
 }
@@ -157,28 +137,28 @@ func TestGenerateImageErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		rep  imagetest.Reply
-		want wantErr
+		want standin.WantErr
 	}{
 		{"401 echoing the key", imagetest.Reply{Status: 401, Message: "Incorrect API key provided: " + testKey},
-			wantErr{echogen.KindUnauthenticated, providerhttp.LLMKeyRejected, "OpenAI refused the API key: Incorrect API key provided: [redacted]", 0}},
+			standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "OpenAI refused the API key: Incorrect API key provided: [redacted]"}},
 		{"400 content policy", imagetest.Reply{Status: 400, Message: "Your request was rejected by the safety system."},
-			wantErr{echogen.KindBadRequest, providerhttp.LLMRejected, "OpenAI refused the request (HTTP 400): Your request was rejected by the safety system.", 0}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: "OpenAI refused the request (HTTP 400): Your request was rejected by the safety system."}},
 		{"429 with Retry-After", imagetest.Reply{Status: 429, Message: "Rate limit reached for images per minute", RetryAfter: "7"},
-			wantErr{echogen.KindRateLimited, providerhttp.LLMRateLimited, "Rate limit reached for images per minute", 7 * time.Second}},
+			standin.WantErr{Kind: echogen.KindRateLimited, Code: providerhttp.LLMRateLimited, Message: "Rate limit reached for images per minute", RetryAfter: 7 * time.Second}},
 		{"500", imagetest.Reply{Status: 500, Message: "The server had an error"},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMUnavailable, "OpenAI is unavailable (HTTP 500): The server had an error", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "OpenAI is unavailable (HTTP 500): The server had an error"}},
 		{"502 HTML page from a proxy", imagetest.Reply{Status: 502, Raw: "<html><body><h1>502 Bad Gateway</h1></body></html>"},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMUnavailable, "OpenAI is unavailable (HTTP 502)", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "OpenAI is unavailable (HTTP 502)"}},
 		{"200 that is not JSON", imagetest.Reply{Raw: "{not json"},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMBadResponse, "not the JSON we expect", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "not the JSON we expect"}},
 		{"no picture", imagetest.Reply{Raw: `{"created":1,"data":[]}`},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMEmptyAnswer, "OpenAI sent no picture", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMEmptyAnswer, Message: "OpenAI sent no picture"}},
 		{"a URL instead of base64", imagetest.Reply{Raw: `{"created":1,"data":[{"url":"https://example.com/a.png"}]}`},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMEmptyAnswer, "OpenAI sent no picture", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMEmptyAnswer, Message: "OpenAI sent no picture"}},
 		{"not base64", imagetest.Reply{Raw: `{"created":1,"data":[{"b64_json":"***"}]}`},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMBadResponse, "not valid base64", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "not valid base64"}},
 		{"not a picture", imagetest.Reply{Image: []byte("GIF89a not quite")},
-			wantErr{echogen.KindUnavailable, providerhttp.LLMBadResponse, "not a PNG, JPEG or WebP image", 0}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "not a PNG, JPEG or WebP image"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -210,7 +190,7 @@ func TestGenerateImageInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tt.client.Generate(context.Background(), testKey, tt.req)
-			checkErr(t, err, wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMInvalidRequest, contains: tt.contains})
+			checkErr(t, err, standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMInvalidRequest, Message: tt.contains})
 		})
 	}
 	if n := len(s.Requests()); n != 0 {
@@ -230,12 +210,12 @@ func TestGenerateImageCanceledAndTimeout(t *testing.T) {
 	cancel()
 	c := openai.New("OpenAI", hang.URL, openai.Options{HTTPClient: hang.Client()})
 	_, err := c.Generate(ctx, testKey, echogen.ImageRequest{Prompt: imagePrompt})
-	checkErr(t, err, wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMCanceled})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMCanceled})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v does not wrap context.Canceled", err)
 	}
 
 	c = openai.New("OpenAI", hang.URL, openai.Options{HTTPClient: hang.Client(), Timeout: 50 * time.Millisecond})
 	_, err = c.Generate(context.Background(), testKey, echogen.ImageRequest{Prompt: imagePrompt})
-	checkErr(t, err, wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMTimeout, contains: "did not answer in time"})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMTimeout, Message: "did not answer in time"})
 }

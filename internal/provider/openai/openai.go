@@ -163,6 +163,21 @@ func (c *Client) callOptions(apiKey, base string, raw **http.Response) []option.
 	)
 }
 
+// send makes one SDK request (call, a service method) under the client's
+// timeout and maps a failed request's error. The answer must be read by
+// the time call returns: its context ends with send.
+func send[P, R any](ctx context.Context, c *Client, apiKey, base string, call func(context.Context, P, ...option.RequestOption) (R, error), params P) (R, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, providerhttp.ErrLLMTimeout)
+	defer cancel()
+	var raw *http.Response
+	res, err := call(ctx, params, c.callOptions(apiKey, base, &raw)...)
+	if err != nil {
+		var none R
+		return none, c.callError(ctx, raw, err, apiKey)
+	}
+	return res, nil
+}
+
 // Complete implements echogen.LLM.
 //
 // Errors: KindUnauthenticated when the provider refuses the key (401,
@@ -188,14 +203,10 @@ func (c *Client) complete(ctx context.Context, apiKey string, req echogen.LLMReq
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, providerhttp.ErrLLMTimeout)
-	defer cancel()
-
-	var raw *http.Response
-	svc := openai.NewChatCompletionService(c.callOptions(apiKey, base, &raw)...)
-	comp, err := svc.New(cctx, params)
+	svc := openai.NewChatCompletionService()
+	comp, err := send(ctx, c, apiKey, base, svc.New, params)
 	if err != nil {
-		return nil, c.callError(cctx, raw, err, apiKey)
+		return nil, err
 	}
 	if comp == nil || len(comp.Choices) == 0 {
 		return nil, echogen.Errorf(echogen.KindUnavailable, providerhttp.LLMEmptyAnswer, "%s sent an empty answer", c.name)

@@ -3,8 +3,6 @@ package openai_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"github.com/echogen/server/internal/provider/providerhttp"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +15,8 @@ import (
 
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/provider/openai"
+	"github.com/echogen/server/internal/provider/providerhttp"
+	"github.com/echogen/server/internal/provider/standin"
 )
 
 const testKey = "sk-test-SECRET-0123456789abcdef"
@@ -161,13 +161,6 @@ func baseBody() map[string]any {
 	}
 }
 
-type wantErr struct {
-	kind       echogen.Kind
-	code       string
-	contains   string
-	retryAfter time.Duration
-}
-
 func TestComplete(t *testing.T) {
 	t.Parallel()
 	withSchema := baseRequest()
@@ -208,7 +201,7 @@ func TestComplete(t *testing.T) {
 		ans      answer
 		calls    int32 // requests expected; default 1
 		want     *echogen.LLMResponse
-		wantErr  *wantErr
+		wantErr  *standin.WantErr
 		absentHd []string // headers that must not be sent
 	}{
 		{
@@ -251,98 +244,98 @@ func TestComplete(t *testing.T) {
 		{
 			name: "401 with OpenAI's error", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{status: 401, body: openAIError("Incorrect API key provided: sk-test****cdef. You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_request_error", "invalid_api_key")},
-			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: providerhttp.LLMKeyRejected, contains: "Incorrect API key provided: sk-test****cdef"},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "Incorrect API key provided: sk-test****cdef"},
 		},
 		{
 			name: "403", client: openai.NewGroq, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{status: 403, body: openAIError("Forbidden", "permission_error", "")},
-			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: providerhttp.LLMKeyRejected, contains: "Forbidden"},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "Forbidden"},
 		},
 		{
 			name: "429 with Retry-After seconds", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{status: 429, header: map[string]string{"Retry-After": "7"}, body: openAIError("Rate limit reached for gpt-test", "requests", "rate_limit_exceeded")},
-			wantErr: &wantErr{kind: echogen.KindRateLimited, code: providerhttp.LLMRateLimited, contains: "Rate limit reached", retryAfter: 7 * time.Second},
+			wantErr: &standin.WantErr{Kind: echogen.KindRateLimited, Code: providerhttp.LLMRateLimited, Message: "Rate limit reached", RetryAfter: 7 * time.Second},
 		},
 		{
 			name: "429 with retry-after-ms", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{status: 429, header: map[string]string{"Retry-After": "2", "retry-after-ms": "1500"}, body: openAIError("slow down", "requests", "rate_limit_exceeded")},
-			wantErr: &wantErr{kind: echogen.KindRateLimited, code: providerhttp.LLMRateLimited, contains: "slow down", retryAfter: 1500 * time.Millisecond},
+			wantErr: &standin.WantErr{Kind: echogen.KindRateLimited, Code: providerhttp.LLMRateLimited, Message: "slow down", RetryAfter: 1500 * time.Millisecond},
 		},
 		{
 			name: "429 with an HTTP date in the past", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{status: 429, header: map[string]string{"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, body: openAIError("slow down", "requests", "")},
-			wantErr: &wantErr{kind: echogen.KindRateLimited, code: providerhttp.LLMRateLimited, contains: "slow down"},
+			wantErr: &standin.WantErr{Kind: echogen.KindRateLimited, Code: providerhttp.LLMRateLimited, Message: "slow down"},
 		},
 		{
 			name: "500 is not retried", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{status: 500, body: openAIError("The server had an error while processing your request.", "server_error", "")},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMUnavailable, contains: "The server had an error"},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "The server had an error"},
 		},
 		{
 			name: "502 with an HTML page", client: openai.NewOpenRouter, key: testKey, req: baseRequest(), body: baseBody(), headers: openRouterHeaders,
 			ans:     answer{status: 502, ctype: "text/html", body: "<html><body>Bad gateway</body></html>"},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMUnavailable, contains: "HTTP 502"},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "HTTP 502"},
 		},
 		{
 			name: "402 from OpenRouter", client: openai.NewOpenRouter, key: testKey, req: baseRequest(), body: baseBody(), headers: openRouterHeaders,
 			ans:     answer{status: 402, body: `{"error":{"message":"Insufficient credits","code":402}}`},
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMRejected, contains: "Insufficient credits"},
+			wantErr: &standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: "Insufficient credits"},
 		},
 		{
 			name: "404 with a plain error string", client: openai.NewOllama, req: bare, body: bareBody,
 			ans:     answer{status: 404, body: `{"error":"model \"llama3\" not found, try pulling it first"}`},
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMRejected, contains: `model "llama3" not found`},
+			wantErr: &standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: `model "llama3" not found`},
 		},
 		{
 			name: "400 that echoes the key", client: openai.NewCompatible, key: testKey, req: bare, body: bareBody,
 			ans:     answer{status: 400, body: openAIError("bad key "+testKey+" for model", "invalid_request_error", "")},
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMRejected, contains: "bad key [redacted] for model"},
+			wantErr: &standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: "bad key [redacted] for model"},
 		},
 		{
 			name: "malformed JSON", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{body: `{"id":"chatcmpl-1","choices":[{"message":`},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMBadResponse},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse},
 		},
 		{
 			name: "empty choices", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{body: `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-test","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":0,"total_tokens":1}}`},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMEmptyAnswer, contains: "empty answer"},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMEmptyAnswer, Message: "empty answer"},
 		},
 		{
 			name: "empty content", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{body: chatOK("", "length")},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMEmptyAnswer, contains: "empty answer (finish reason length)"},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMEmptyAnswer, Message: "empty answer (finish reason length)"},
 		},
 		{
 			name: "refusal", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			ans:     answer{body: `{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":"I can't help with that."},"finish_reason":"stop"}]}`},
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMRefused, contains: "I can't help with that."},
+			wantErr: &standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRefused, Message: "I can't help with that."},
 		},
 		{
 			name: "timeout", client: openai.NewOpenAI, key: testKey, req: baseRequest(), body: baseBody(),
 			opts:    openai.Options{Timeout: 100 * time.Millisecond},
 			ans:     answer{hang: true},
-			wantErr: &wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMTimeout},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMTimeout},
 		},
 		{
 			name: "compatible server needs a base URL", client: openai.NewCompatible, key: testKey, req: bare,
 			baseURL: func(string) string { return "" }, calls: -1,
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMInvalidRequest, contains: "base URL"},
+			wantErr: &standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMInvalidRequest, Message: "base URL"},
 		},
 		{
 			name: "base URL must be http(s)", client: openai.NewCompatible, key: testKey, req: bare,
 			baseURL: func(string) string { return "file:///etc" }, calls: -1,
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMInvalidRequest},
+			wantErr: &standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMInvalidRequest},
 		},
 		{
 			name: "unknown role", client: openai.NewOpenAI, key: testKey, calls: -1,
 			req:     echogen.LLMRequest{Model: "m", Messages: []echogen.LLMMessage{{Role: "tool", Content: "x"}}},
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMInvalidRequest, contains: `"tool"`},
+			wantErr: &standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMInvalidRequest, Message: `"tool"`},
 		},
 		{
 			name: "no model", client: openai.NewOpenAI, key: testKey, calls: -1,
 			req:     echogen.LLMRequest{Messages: []echogen.LLMMessage{{Role: "user", Content: "x"}}},
-			wantErr: &wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMInvalidRequest},
+			wantErr: &standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMInvalidRequest},
 		},
 	}
 	for _, tt := range tests {
@@ -392,29 +385,11 @@ func TestComplete(t *testing.T) {
 	}
 }
 
-func checkErr(t *testing.T, err error, want wantErr) {
+// checkErr is standin.CheckErr wanting testKey nowhere in the error.
+func checkErr(t *testing.T, err error, want standin.WantErr) {
 	t.Helper()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	e, ok := err.(*echogen.Error)
-	if !ok {
-		t.Fatalf("error %T %v, want *echogen.Error", err, err)
-	}
-	if e.Kind != want.kind || e.Code != want.code {
-		t.Errorf("kind, code = %v, %q, want %v, %q (%v)", e.Kind, e.Code, want.kind, want.code, err)
-	}
-	if !strings.Contains(e.Message, want.contains) {
-		t.Errorf("message %q does not contain %q", e.Message, want.contains)
-	}
-	if e.RetryAfter != want.retryAfter {
-		t.Errorf("RetryAfter = %v, want %v", e.RetryAfter, want.retryAfter)
-	}
-	for _, s := range []string{err.Error(), e.Message, fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", e.Err)} {
-		if strings.Contains(s, testKey) {
-			t.Errorf("the key leaks into the error: %s", s)
-		}
-	}
+	want.NotContaining = testKey
+	standin.CheckErr(t, err, want)
 }
 
 func TestCompleteNetworkError(t *testing.T) {
@@ -425,7 +400,7 @@ func TestCompleteNetworkError(t *testing.T) {
 	req := baseRequest()
 	req.BaseURL = base
 	_, err := openai.NewCompatible(openai.Options{}).Complete(context.Background(), testKey, req)
-	checkErr(t, err, wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMUnavailable, contains: "could not reach"})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "could not reach"})
 }
 
 func TestCompleteCanceled(t *testing.T) {
@@ -437,7 +412,7 @@ func TestCompleteCanceled(t *testing.T) {
 	req := baseRequest()
 	req.BaseURL = srv.URL
 	_, err := openai.NewCompatible(openai.Options{HTTPClient: srv.Client()}).Complete(ctx, testKey, req)
-	checkErr(t, err, wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMCanceled})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMCanceled})
 	if !errorsIs(err, context.Canceled) {
 		t.Errorf("error %v does not wrap context.Canceled", err)
 	}
@@ -488,7 +463,7 @@ func TestListModels(t *testing.T) {
 		name    string
 		ans     answer
 		want    []string
-		wantErr *wantErr
+		wantErr *standin.WantErr
 	}{
 		{
 			name: "success",
@@ -500,7 +475,7 @@ func TestListModels(t *testing.T) {
 		{
 			name:    "401",
 			ans:     answer{status: 401, body: openAIError("Incorrect API key provided: "+testKey, "invalid_request_error", "invalid_api_key")},
-			wantErr: &wantErr{kind: echogen.KindUnauthenticated, code: providerhttp.LLMKeyRejected, contains: "Incorrect API key provided: [redacted]"},
+			wantErr: &standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "Incorrect API key provided: [redacted]"},
 		},
 	}
 	for _, tt := range tests {

@@ -3,18 +3,15 @@ package openai_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/provider/openai"
 	"github.com/echogen/server/internal/provider/providerhttp"
 	"github.com/echogen/server/internal/provider/speech"
+	"github.com/echogen/server/internal/provider/standin"
 	"github.com/echogen/server/internal/provider/ttstest"
 	"github.com/echogen/server/internal/testenv"
 )
@@ -101,23 +98,7 @@ func TestSynthesizeRequest(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Synthesize: %v", err)
 			}
-			reqs := s.Requests()
-			if len(reqs) != 1 {
-				t.Fatalf("%d requests, want 1", len(reqs))
-			}
-			if d := cmp.Diff(tt.want, reqs[0], cmpopts.IgnoreFields(ttstest.Request{}, "Body")); d != "" {
-				t.Errorf("request (-want +got):\n%s", d)
-			}
-			var body, wantBody any
-			if err := json.Unmarshal([]byte(reqs[0].Body), &body); err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal([]byte(tt.wantBody), &wantBody); err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(wantBody, body); d != "" {
-				t.Errorf("body (-want +got):\n%s", d)
-			}
+			s.CheckRequest(t, tt.want, tt.wantBody)
 			if got.Format != tt.format || got.Characters != len(speechText) {
 				t.Errorf("Format, Characters = %q, %d; want %q, %d", got.Format, got.Characters, tt.format, len(speechText))
 			}
@@ -213,7 +194,7 @@ func TestSynthesizeAnswerFormats(t *testing.T) {
 			s, c := speechSetup(t, tt.kind, func(ttstest.Request) ttstest.Reply { return ttstest.Reply{Format: tt.reply} })
 			got, err := c.Synthesize(context.Background(), testKey, echogen.SpeechRequest{Model: "tts-1", Voice: "nova", Text: speechText, BaseURL: s.URL})
 			if tt.want == "" {
-				checkErr(t, err, wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMBadResponse, contains: "neither WAV nor MP3"})
+				checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "neither WAV nor MP3"})
 				return
 			}
 			if err != nil {
@@ -232,22 +213,22 @@ func TestSynthesizeErrors(t *testing.T) {
 		name  string
 		kind  func(openai.Options) *openai.Client
 		reply ttstest.Reply
-		want  wantErr
+		want  standin.WantErr
 	}{
 		{"401", openai.NewOpenAI, ttstest.Reply{Status: 401, Message: "Incorrect API key provided: sk-test****cdef."},
-			wantErr{kind: echogen.KindUnauthenticated, code: providerhttp.LLMKeyRejected, contains: "Incorrect API key provided"}},
+			standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "Incorrect API key provided"}},
 		{"403", openai.NewOpenAI, ttstest.Reply{Status: 403, Message: "Project does not have access to model tts-1"},
-			wantErr{kind: echogen.KindUnauthenticated, code: providerhttp.LLMKeyRejected, contains: "does not have access"}},
+			standin.WantErr{Kind: echogen.KindUnauthenticated, Code: providerhttp.LLMKeyRejected, Message: "does not have access"}},
 		{"429 with Retry-After", openai.NewOpenAI, ttstest.Reply{Status: 429, Message: "Rate limit reached for tts-1", RetryAfter: "12"},
-			wantErr{kind: echogen.KindRateLimited, code: providerhttp.LLMRateLimited, contains: "Rate limit reached", retryAfter: 12 * time.Second}},
+			standin.WantErr{Kind: echogen.KindRateLimited, Code: providerhttp.LLMRateLimited, Message: "Rate limit reached", RetryAfter: 12 * time.Second}},
 		{"500", openai.NewOpenAI, ttstest.Reply{Status: 500, Message: "The server had an error"},
-			wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMUnavailable, contains: "The server had an error"}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "The server had an error"}},
 		{"502 HTML page", openai.NewCompatible, ttstest.Reply{Status: 502, Raw: "<html><body>Bad gateway</body></html>"},
-			wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMUnavailable, contains: "HTTP 502"}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMUnavailable, Message: "HTTP 502"}},
 		{"400 echoing the key", openai.NewOpenAI, ttstest.Reply{Status: 400, Message: "voice not found for key " + testKey},
-			wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMRejected, contains: "voice not found for key [redacted]"}},
+			standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMRejected, Message: "voice not found for key [redacted]"}},
 		{"JSON instead of audio", openai.NewOpenAI, ttstest.Reply{Raw: `{"object":"audio","data":`},
-			wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMBadResponse, contains: "application/json instead of audio"}},
+			standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse, Message: "application/json instead of audio"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -284,7 +265,7 @@ func TestSynthesizeInvalid(t *testing.T) {
 				tt.req.BaseURL = s.URL
 			}
 			_, err := c.Synthesize(context.Background(), testKey, tt.req)
-			checkErr(t, err, wantErr{kind: echogen.KindBadRequest, code: providerhttp.LLMInvalidRequest, contains: tt.want})
+			checkErr(t, err, standin.WantErr{Kind: echogen.KindBadRequest, Code: providerhttp.LLMInvalidRequest, Message: tt.want})
 			if s.Calls() != 0 {
 				t.Errorf("%d calls, want 0", s.Calls())
 			}
@@ -306,7 +287,7 @@ func TestSynthesizeCanceled(t *testing.T) {
 		cancel()
 	}()
 	_, err := c.Synthesize(ctx, testKey, echogen.SpeechRequest{Model: "tts-1", Voice: "nova", Text: speechText, BaseURL: s.URL})
-	checkErr(t, err, wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMCanceled})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMCanceled})
 	if !errorsIs(err, context.Canceled) {
 		t.Errorf("error %v does not wrap context.Canceled", err)
 	}
@@ -318,5 +299,5 @@ func TestSynthesizeTimeout(t *testing.T) {
 	s := ttstest.New(t, ttstest.OpenAI, func(ttstest.Request) ttstest.Reply { return ttstest.Reply{Hold: never} })
 	c := openai.NewOpenAI(openai.Options{HTTPClient: s.Client(), Timeout: 50 * time.Millisecond})
 	_, err := c.Synthesize(context.Background(), testKey, echogen.SpeechRequest{Model: "tts-1", Voice: "nova", Text: speechText, BaseURL: s.URL})
-	checkErr(t, err, wantErr{kind: echogen.KindUnavailable, code: providerhttp.LLMTimeout, contains: "did not answer in time"})
+	checkErr(t, err, standin.WantErr{Kind: echogen.KindUnavailable, Code: providerhttp.LLMTimeout, Message: "did not answer in time"})
 }

@@ -99,6 +99,16 @@ func ReadCapped(r io.Reader, limit int64) ([]byte, error) {
 	return b, nil
 }
 
+// ImageType names the picture in b: image/png, image/jpeg or image/webp;
+// ok is false for anything else, which a cover may not be.
+func ImageType(b []byte) (contentType string, ok bool) {
+	switch t := http.DetectContentType(b); t {
+	case "image/png", "image/jpeg", "image/webp":
+		return t, true
+	}
+	return "", false
+}
+
 // SizeText writes a byte count for people.
 func SizeText(n int64) string {
 	if n >= 1<<20 && n%(1<<20) == 0 {

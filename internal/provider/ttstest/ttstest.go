@@ -21,16 +21,13 @@ import (
 	"cmp"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"math"
-	"mime"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,8 +35,12 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/provider/speech"
+	"github.com/echogen/server/internal/provider/standin"
 	"github.com/echogen/server/internal/testenv"
 )
 
@@ -118,10 +119,10 @@ type Server struct {
 	espeak string
 	answer func(Request) Reply
 	srv    *httptest.Server
+	reqs   standin.Recorder[Request]
 
 	mu     sync.Mutex
 	calls  int
-	reqs   []Request
 	voices []echogen.Voice
 }
 
@@ -149,10 +150,9 @@ func New(t testing.TB, wire Wire, answer func(Request) Reply) *Server {
 	if answer == nil {
 		answer = func(Request) Reply { return Reply{} }
 	}
-	s := &Server{t: t, wire: wire, answer: answer, voices: DefaultVoices()}
+	s := &Server{t: t, wire: wire, answer: answer, voices: DefaultVoices(), reqs: standin.Recorder[Request]{Clone: clone}}
 	s.espeak = testenv.RequireTool(t, "espeak-ng", "espeak-ng")
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.srv = standin.Start(t, s.serve)
 	s.URL = s.srv.URL
 	if wire == OpenAI {
 		s.URL += "/v1"
@@ -166,14 +166,22 @@ func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Requests returns the synthesis requests received, in arrival order
 // (voice lists and rejected requests are not recorded).
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Request, len(s.reqs))
-	for i, r := range s.reqs {
-		out[i] = clone(r)
+func (s *Server) Requests() []Request { return s.reqs.All() }
+
+// CheckRequest checks that s took one request, want but for its Body,
+// and that the body sent is wantBody as JSON.
+func (s *Server) CheckRequest(t testing.TB, want Request, wantBody string) {
+	t.Helper()
+	reqs := s.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests, want 1", len(reqs))
 	}
-	return out
+	if d := gocmp.Diff(want, reqs[0], cmpopts.IgnoreFields(Request{}, "Body")); d != "" {
+		t.Errorf("request (-want +got):\n%s", d)
+	}
+	if d := standin.JSONDiff(t, wantBody, reqs[0].Body); d != "" {
+		t.Errorf("body (-want +got):\n%s", d)
+	}
 }
 
 // Calls counts every HTTP request the server received, rejected ones and
@@ -233,10 +241,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, Reply{Status: http.StatusNotFound, Code: "voice_not_found", Message: msg})
 		return
 	}
-	s.mu.Lock()
-	n := len(s.reqs)
-	s.reqs = append(s.reqs, clone(req))
-	s.mu.Unlock()
+	n := s.reqs.Add(req)
 
 	rep := s.answer(req)
 	if rep.Hold != nil {
@@ -251,13 +256,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if rep.RetryAfter != "" {
 			w.Header().Set("Retry-After", rep.RetryAfter)
 		}
-		ct := "application/json"
-		if strings.HasPrefix(strings.TrimSpace(rep.Raw), "<") {
-			ct = "text/html" // a proxy's error page
-		}
-		w.Header().Set("Content-Type", ct)
-		w.WriteHeader(cmp.Or(rep.Status, http.StatusOK))
-		io.WriteString(w, rep.Raw)
+		standin.WriteRaw(w, rep.Status, rep.Raw)
 	case rep.Status >= 400:
 		s.fail(w, rep)
 	default:
@@ -268,8 +267,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // reject fails the test and answers 400 as the real API answers a bad
 // request.
 func (s *Server) reject(w http.ResponseWriter, r *http.Request, err error) {
-	s.t.Errorf("ttstest %v: %s %s: %v", s.wire, r.Method, r.URL.RequestURI(), err)
-	s.fail(w, Reply{Status: http.StatusBadRequest, Message: err.Error()})
+	standin.Reject(s.t, w, r, "ttstest "+s.wire.String(), err, s.errorBody(Reply{Status: http.StatusBadRequest, Message: err.Error()}))
 }
 
 // fail answers rep's error in the wire's format.
@@ -277,7 +275,7 @@ func (s *Server) fail(w http.ResponseWriter, rep Reply) {
 	if rep.RetryAfter != "" {
 		w.Header().Set("Retry-After", rep.RetryAfter)
 	}
-	writeJSON(w, rep.Status, s.errorBody(rep))
+	standin.WriteJSON(w, rep.Status, s.errorBody(rep))
 }
 
 // route checks the method, path and query; pathArg is Gemini's model or
@@ -312,12 +310,7 @@ func (s *Server) route(r *http.Request) (list bool, pathArg string, err error) {
 	if r.Method != want {
 		return false, "", fmt.Errorf("method %s, want %s", r.Method, want)
 	}
-	for _, k := range slices.Sorted(maps.Keys(r.URL.Query())) {
-		if !slices.Contains(query, k) {
-			return false, "", fmt.Errorf("unexpected query parameter %q", k)
-		}
-	}
-	return list, pathArg, nil
+	return list, pathArg, standin.Query(r, query...)
 }
 
 // checkHeaders checks and returns the key and, on a POST, checks the
@@ -325,28 +318,24 @@ func (s *Server) route(r *http.Request) (list bool, pathArg string, err error) {
 func (s *Server) checkHeaders(r *http.Request, post bool) (string, error) {
 	h := r.Header
 	var key string
+	var err error
 	switch s.wire {
 	case OpenAI:
-		var ok bool
-		if key, ok = strings.CutPrefix(h.Get("Authorization"), "Bearer "); !ok || key == "" {
-			return "", fmt.Errorf("Authorization = %q, want \"Bearer <key>\"", h.Get("Authorization"))
-		}
+		key, err = standin.BearerKey(h)
 	case Gemini:
-		if key = h.Get("x-goog-api-key"); key == "" {
-			return "", fmt.Errorf("no x-goog-api-key header")
-		}
+		key, err = standin.HeaderKey(h, "x-goog-api-key")
 	case ElevenLabs:
-		if key = h.Get("xi-api-key"); key == "" {
-			return "", fmt.Errorf("no xi-api-key header")
+		if key, err = standin.HeaderKey(h, "xi-api-key"); err != nil {
+			return "", err
 		}
 		if h.Get("Authorization") != "" {
 			return "", fmt.Errorf("an Authorization header; ElevenLabs takes the key in xi-api-key")
 		}
 	}
-	if mt, _, _ := mime.ParseMediaType(h.Get("Content-Type")); post && mt != "application/json" {
-		return "", fmt.Errorf("Content-Type = %q, want application/json", h.Get("Content-Type"))
+	if err == nil && post {
+		err = standin.JSONContent(h)
 	}
-	return key, nil
+	return key, err
 }
 
 func (s *Server) decode(body []byte, pathArg, outputFormat string) (Request, error) {
@@ -372,11 +361,11 @@ func decodeOpenAI(body []byte) (Request, error) {
 		Speed          *float64 `json:"speed"`
 		ResponseFormat *string  `json:"response_format"`
 	}
-	if err := strict(body, &b); err != nil {
+	if err := standin.Strict(body, &b); err != nil {
 		return Request{}, err
 	}
 	req := Request{Model: b.Model, Voice: b.Voice, Format: "mp3"}
-	if err := required("model", b.Model != "", "input", b.Input != nil, "voice", b.Voice != ""); err != nil {
+	if err := standin.Required("model", b.Model != "", "input", b.Input != nil, "voice", b.Voice != ""); err != nil {
 		return req, err
 	}
 	req.Text = *b.Input
@@ -446,12 +435,12 @@ func decodeGemini(body []byte, model string) (Request, error) {
 			} `json:"speechConfig"`
 		} `json:"generationConfig"`
 	}
-	if err := strict(body, &b); err != nil {
+	if err := standin.Strict(body, &b); err != nil {
 		return Request{}, err
 	}
 	req := Request{Model: model}
 	gc := b.GenerationConfig
-	if err := required("contents", len(b.Contents) > 0, "generationConfig", gc != nil); err != nil {
+	if err := standin.Required("contents", len(b.Contents) > 0, "generationConfig", gc != nil); err != nil {
 		return req, err
 	}
 	if len(b.Contents) != 1 || (b.Contents[0].Role != "" && b.Contents[0].Role != "user") {
@@ -530,11 +519,11 @@ func decodeElevenLabs(body []byte, voice, outputFormat string) (Request, error) 
 			Speed           *float64 `json:"speed"`
 		} `json:"voice_settings"`
 	}
-	if err := strict(body, &b); err != nil {
+	if err := standin.Strict(body, &b); err != nil {
 		return Request{}, err
 	}
 	req := Request{Voice: voice, Model: cmp.Or(b.ModelID, "eleven_multilingual_v2"), Format: cmp.Or(outputFormat, "mp3_44100_128")}
-	if err := required("text", b.Text != nil); err != nil {
+	if err := standin.Required("text", b.Text != nil); err != nil {
 		return req, err
 	}
 	req.Text = *b.Text
@@ -601,73 +590,6 @@ func elevenLabsFormat(f string) (codec string, rate int, err error) {
 	return "", 0, fmt.Errorf("output_format %q is not one the stand-in makes (pcm_<rate>, mp3_44100_<kbps>)", f)
 }
 
-// required takes pairs of a field name and whether it is present.
-func required(pairs ...any) error {
-	for i := 0; i < len(pairs); i += 2 {
-		if !pairs[i+1].(bool) {
-			return fmt.Errorf("missing required field %q", pairs[i])
-		}
-	}
-	return nil
-}
-
-// strict is json.Unmarshal that also refuses keys that are not exactly a
-// json tag of v's structs, at any depth: encoding/json ignores unknown
-// keys and matches names case-insensitively, and the real APIs do
-// neither.
-func strict(data []byte, v any) error {
-	if err := known(data, reflect.TypeOf(v), ""); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("body: %w", err)
-	}
-	return nil
-}
-
-func known(data []byte, t reflect.Type, at string) error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Slice:
-		var a []json.RawMessage
-		if json.Unmarshal(data, &a) == nil {
-			for i, e := range a {
-				if err := known(e, t.Elem(), fmt.Sprintf("%s[%d]", at, i)); err != nil {
-					return err
-				}
-			}
-		}
-	case reflect.Struct:
-		var m map[string]json.RawMessage
-		if json.Unmarshal(data, &m) != nil {
-			return nil // json.Unmarshal reports the type error
-		}
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			path := strings.TrimPrefix(at+"."+k, ".")
-			f, ok := fieldByTag(t, k)
-			if !ok {
-				return fmt.Errorf("unknown field %q", path)
-			}
-			if err := known(m[k], f.Type, path); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
-}
-
 func (s *Server) knownVoice(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -687,7 +609,7 @@ func (s *Server) listVoices(w http.ResponseWriter) {
 			"preview_url": "https://storage.googleapis.com/eleven-public-prod/premade/voices/" + v.ID + "/preview.mp3",
 		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"voices": list})
+	standin.WriteJSON(w, http.StatusOK, map[string]any{"voices": list})
 }
 
 // speak answers the speech req asks for.
@@ -725,7 +647,7 @@ func (s *Server) speak(w http.ResponseWriter, n int, req Request, rep Reply) {
 	}
 	mimeType := map[string]string{"pcm": "audio/L16;codec=pcm;rate=" + strconv.Itoa(rate), "wav": "audio/wav", "mp3": "audio/mpeg"}[format]
 	in, out := len(strings.Fields(req.Text)), len(pcm)/2*25/rate // Gemini counts 25 tokens a second of audio
-	writeJSON(w, http.StatusOK, map[string]any{
+	standin.WriteJSON(w, http.StatusOK, map[string]any{
 		"candidates": []any{map[string]any{
 			"content": map[string]any{"role": "model", "parts": []any{map[string]any{
 				"inlineData": map[string]any{"mimeType": mimeType, "data": base64.StdEncoding.EncodeToString(audio)},
@@ -816,42 +738,11 @@ func (s *Server) errorBody(rep Reply) any {
 	msg := cmp.Or(rep.Message, http.StatusText(status))
 	switch s.wire {
 	case OpenAI:
-		typ, code := "invalid_request_error", any(nil)
-		switch {
-		case status == 401:
-			code = "invalid_api_key"
-		case status == 429:
-			typ, code = "requests", "rate_limit_exceeded"
-		case status >= 500:
-			typ = "server_error"
-		}
-		if rep.Code != "" {
-			code = rep.Code
-		}
-		return map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": nil, "code": code}}
+		return standin.OpenAIError(status, msg, rep.Code)
 	case Gemini:
-		e := map[string]any{"code": status, "message": msg, "status": cmp.Or(rep.Code, grpcStatus[status], "INTERNAL")}
-		if _, err := strconv.Atoi(rep.RetryAfter); err == nil && status == 429 {
-			// Gemini tells the delay in a google.rpc.RetryInfo detail too.
-			e["details"] = []any{map[string]any{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": rep.RetryAfter + "s"}}
-		}
-		return map[string]any{"error": e}
+		return standin.GoogleError(status, msg, rep.Code, rep.RetryAfter)
 	}
 	code := cmp.Or(rep.Code, map[int]string{400: "invalid_request", 401: "invalid_api_key", 404: "not_found",
 		429: "too_many_concurrent_requests", 500: "internal_server_error", 503: "system_busy"}[status], "error")
 	return map[string]any{"detail": map[string]any{"status": code, "message": msg}}
-}
-
-// grpcStatus has the google.rpc.Code names Google's APIs give HTTP statuses.
-var grpcStatus = map[int]string{400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-	409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL", 501: "UNIMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // the bodies above always marshal
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(b)
 }

@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/provider/speech"
+	"github.com/echogen/server/internal/provider/standin"
 	"github.com/echogen/server/internal/provider/ttstest"
 	"github.com/echogen/server/internal/testenv"
 )
@@ -43,32 +42,6 @@ func with(a, b map[string]string) map[string]string {
 		}
 	}
 	return m
-}
-
-// send makes one raw request to the stand-in (method default POST, path
-// after Server.URL).
-func send(t *testing.T, s *ttstest.Server, method, path string, header map[string]string, body string) (int, http.Header, []byte) {
-	t.Helper()
-	if method == "" {
-		method = http.MethodPost
-	}
-	r, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		r.Header.Set(k, v)
-	}
-	resp, err := s.Client().Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, b
 }
 
 // seconds is the length of mono 16-bit PCM.
@@ -169,7 +142,7 @@ func TestSpeech(t *testing.T) {
 				testenv.RequireTool(t, tt.needs, tt.needs)
 			}
 			s := ttstest.New(t, tt.wire, nil)
-			status, h, body := send(t, s, "", tt.path, tt.header, tt.body)
+			status, h, body := standin.Send(t, s.Client(), "", s.URL+tt.path, tt.header, tt.body)
 			if status != http.StatusOK {
 				t.Fatalf("status %d: %s", status, body)
 			}
@@ -248,26 +221,6 @@ func decodeGemini(t *testing.T, b []byte) ([]byte, int) {
 	return pcm, 24000
 }
 
-// recordingTB records Errorf instead of failing, so a test can assert
-// that the stand-in reports a bad request.
-type recordingTB struct {
-	testing.TB
-	mu   sync.Mutex
-	errs []string
-}
-
-func (r *recordingTB) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
-
-func (r *recordingTB) errors() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.errs
-}
-
 func TestRejects(t *testing.T) {
 	t.Parallel()
 	oaiOK := `{"model":"tts-1","input":"hi","voice":"alloy"}`
@@ -324,13 +277,13 @@ func TestRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			rec := &recordingTB{TB: t}
+			rec := &standin.RecordingTB{TB: t}
 			s := ttstest.New(rec, tt.wire, func(ttstest.Request) ttstest.Reply {
 				t.Error("answer called for a bad request")
 				return ttstest.Reply{}
 			})
-			status, _, body := send(t, s, tt.method, tt.path, tt.header, tt.body)
-			if errs := rec.errors(); len(errs) != 1 || !strings.Contains(errs[0], tt.wantErr) {
+			status, _, body := standin.Send(t, s.Client(), tt.method, s.URL+tt.path, tt.header, tt.body)
+			if errs := rec.Errors(); len(errs) != 1 || !strings.Contains(errs[0], tt.wantErr) {
 				t.Errorf("reported %q, want one error with %q", errs, tt.wantErr)
 			}
 			if status != http.StatusBadRequest {
@@ -415,18 +368,11 @@ func TestErrorBodies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := ttstest.New(t, tt.wire, func(ttstest.Request) ttstest.Reply { return tt.reply })
-			status, h, body := send(t, s, "", tt.path, tt.hd, tt.body)
+			status, h, body := standin.Send(t, s.Client(), "", s.URL+tt.path, tt.hd, tt.body)
 			if status != tt.reply.Status || h.Get("Retry-After") != tt.reply.RetryAfter {
 				t.Errorf("status %d, Retry-After %q; want %d, %q", status, h.Get("Retry-After"), tt.reply.Status, tt.reply.RetryAfter)
 			}
-			var got, want any
-			if err := json.Unmarshal(body, &got); err != nil {
-				t.Fatalf("answer is not JSON: %v: %s", err, body)
-			}
-			if err := json.Unmarshal([]byte(tt.want), &want); err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(want, got); d != "" {
+			if d := standin.JSONDiff(t, tt.want, string(body)); d != "" {
 				t.Errorf("answer (-want +got):\n%s", d)
 			}
 		})
@@ -441,11 +387,11 @@ func TestRawAndFormat(t *testing.T) {
 		}
 		return ttstest.Reply{Format: "wav"}
 	})
-	status, h, body := send(t, s, "", "/audio/speech", oaiAuth, `{"model":"tts-1","input":"hi","voice":"echo"}`)
+	status, h, body := standin.Send(t, s.Client(), "", s.URL+"/audio/speech", oaiAuth, `{"model":"tts-1","input":"hi","voice":"echo"}`)
 	if status != 502 || h.Get("Content-Type") != "text/html" || string(body) != "<html>Bad gateway</html>" {
 		t.Errorf("raw answer: %d %q %s", status, h.Get("Content-Type"), body)
 	}
-	_, h, body = send(t, s, "", "/audio/speech", oaiAuth, `{"model":"tts-1","input":"hi","voice":"alloy","response_format":"pcm"}`)
+	_, h, body = standin.Send(t, s.Client(), "", s.URL+"/audio/speech", oaiAuth, `{"model":"tts-1","input":"hi","voice":"alloy","response_format":"pcm"}`)
 	if h.Get("Content-Type") != "audio/wav" || speech.Sniff(body) != echogen.AudioWAV {
 		t.Errorf("forced WAV: %q, % x", h.Get("Content-Type"), body[:min(len(body), 12)])
 	}
@@ -455,7 +401,7 @@ func TestVoices(t *testing.T) {
 	t.Parallel()
 	s := ttstest.New(t, ttstest.ElevenLabs, nil)
 	s.SetVoices(echogen.Voice{ID: "abc", Label: "Abby"})
-	status, _, body := send(t, s, http.MethodGet, "/v1/voices", map[string]string{"xi-api-key": key}, "")
+	status, _, body := standin.Send(t, s.Client(), http.MethodGet, s.URL+"/v1/voices", map[string]string{"xi-api-key": key}, "")
 	var list struct {
 		Voices []struct {
 			VoiceID string `json:"voice_id"`
@@ -466,7 +412,7 @@ func TestVoices(t *testing.T) {
 		t.Errorf("voices: %d %s", status, body)
 	}
 	// An unknown voice is the caller's mistake, which the real API answers.
-	status, _, body = send(t, s, "", elPath, elAuth, `{"text":"hi"}`)
+	status, _, body = standin.Send(t, s.Client(), "", s.URL+elPath, elAuth, `{"text":"hi"}`)
 	if status != 404 || !strings.Contains(string(body), `"voice_not_found"`) {
 		t.Errorf("unknown voice: %d %s", status, body)
 	}
