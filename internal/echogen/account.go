@@ -1,6 +1,7 @@
 package echogen
 
 import (
+	"log/slog"
 	"time"
 )
 
@@ -84,7 +85,24 @@ type Principal struct {
 	SessionID string
 	Email     string
 	Role      string
+	// AccessToken is the bearer token the request came with. Only an auth
+	// backend that must call its auth server as the user sets it (Supabase
+	// Auth: sign-out); the built-in auth leaves it empty. It is never
+	// serialized, and it prints and logs as "[redacted]".
+	AccessToken BearerToken `json:"-"`
 }
+
+// BearerToken is a caller's raw access token. Its String, GoString,
+// LogValue and MarshalText all give "[redacted]", so printing or logging a
+// Principal cannot leak it; use string(t) where the token itself is meant.
+type BearerToken string
+
+const redacted = "[redacted]"
+
+func (BearerToken) String() string               { return redacted }
+func (BearerToken) GoString() string             { return `"` + redacted + `"` }
+func (BearerToken) LogValue() slog.Value         { return slog.StringValue(redacted) }
+func (BearerToken) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // Account is the user profile the client reads: identity, profile and any
 // pending deletion.
