@@ -151,25 +151,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		return nil, err
 	}
 	buckets := bucketsOf(cfg)
-	params := auth.DefaultParams()
-	params.Memory, params.Time, params.Threads = cfg.Argon2MemoryKiB, cfg.Argon2Iterations, cfg.Argon2Parallelism
-	hasher, err := auth.NewPasswordHasher(params, cfg.PasswordHashConcurrency)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := auth.NewTokenSigner(auth.SignerConfig{Algorithm: cfg.JWTAlgorithm, Secret: []byte(cfg.JWTSecret), TTL: cfg.AccessTokenTTL}, clock)
-	if err != nil {
-		return nil, err
-	}
-	authn, err := auth.NewService(auth.Config{
-		SessionTTL:                cfg.SessionTTL,
-		RefreshReuseGrace:         cfg.RefreshReuseGrace,
-		EmailConfirmationRequired: cfg.EmailConfirmationRequired,
-		PasswordResetURL:          cfg.PasswordResetURL,
-		EmailVerifyURL:            cfg.EmailVerifyURL,
-		AppName:                   "EchoGen",
-		Logger:                    log,
-	}, db.store, db.store, db.store, queue, hasher, signer, clock)
+	authn, err := newAuthenticator(cfg, db.store, queue, clock, log)
 	if err != nil {
 		return nil, err
 	}
@@ -345,6 +327,34 @@ func RotateVault(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	rotated, current, err := library.RotateVault(ctx)
 	log.Info("vault rotation", "active_key", keyring.ActiveID(), "rotated", rotated, "already_current", current)
 	return err
+}
+
+// newAuthenticator is the configured account backend: our own (argon2id
+// passwords, our JWTs and sessions) or Supabase Auth.
+func newAuthenticator(cfg *config.Config, store echogen.Store, mail echogen.MailQueue, clock echogen.Clock, log *slog.Logger) (echogen.Authenticator, error) {
+	if cfg.AuthMode == "supabase" {
+		return auth.NewSupabase(auth.SupabaseConfig{URL: cfg.Supabase.URL, AnonKey: cfg.Supabase.AnonKey, ServiceRoleKey: cfg.Supabase.ServiceRoleKey,
+			JWTSecret: cfg.JWTSecret, Logger: log}, clock)
+	}
+	params := auth.DefaultParams()
+	params.Memory, params.Time, params.Threads = cfg.Argon2MemoryKiB, cfg.Argon2Iterations, cfg.Argon2Parallelism
+	hasher, err := auth.NewPasswordHasher(params, cfg.PasswordHashConcurrency)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := auth.NewTokenSigner(auth.SignerConfig{Algorithm: cfg.JWTAlgorithm, Secret: []byte(cfg.JWTSecret), TTL: cfg.AccessTokenTTL}, clock)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewService(auth.Config{
+		SessionTTL:                cfg.SessionTTL,
+		RefreshReuseGrace:         cfg.RefreshReuseGrace,
+		EmailConfirmationRequired: cfg.EmailConfirmationRequired,
+		PasswordResetURL:          cfg.PasswordResetURL,
+		EmailVerifyURL:            cfg.EmailVerifyURL,
+		AppName:                   "EchoGen",
+		Logger:                    log,
+	}, store, store, store, mail, hasher, signer, clock)
 }
 
 // rescueAfter is how long a job may run before River runs it again: at

@@ -64,7 +64,21 @@ var profileKeys = []string{"id", "email", "fullName", "created_at", "last_sign_i
 
 func TestAuthEndpointScenarios(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func(*testing.T) echogen.Store) {
-		e := newTestEnv(t, newStore)
+		forEachAuth(t, func(t *testing.T, mode func(*envOptions)) {
+			testAuthEndpointScenarios(t, newTestEnv(t, newStore, mode))
+		})
+	})
+}
+
+func testAuthEndpointScenarios(t *testing.T, e *testEnv) {
+	revokeOther := struct {
+		status int
+		code   string
+	}{404, "not_found"}
+	if e.gotrue != nil {
+		revokeOther.status, revokeOther.code = 501, "sessions_managed_by_supabase"
+	}
+	{
 		ada := e.signUp("ada@example.com")
 		bob := e.signUp("bob@example.com")
 		pw := ada.password
@@ -113,7 +127,9 @@ func TestAuthEndpointScenarios(t *testing.T) {
 			{"schedule deletion no token", "DELETE", "/api/v1/auth/account", "", "", 401, nil, "missing_token"},
 			// sessions
 			{"sessions list", "GET", "/api/v1/auth/sessions", ada.access, "", 200, nil, ""},
-			{"revoke other user's session", "DELETE", "/api/v1/auth/sessions/" + echogen.NewID(), ada.access, "", 404, nil, "not_found"},
+			// Supabase Auth lists no sessions, so another id cannot be told
+			// apart from one of the caller's other sessions.
+			{"revoke other user's session", "DELETE", "/api/v1/auth/sessions/" + echogen.NewID(), ada.access, "", revokeOther.status, nil, revokeOther.code},
 			{"revoke malformed session id", "DELETE", "/api/v1/auth/sessions/xyz", ada.access, "", 404, nil, "not_found"},
 			// refresh
 			{"refresh unknown token", "POST", "/api/v1/auth/refresh", "", `{"refresh_token":"nope"}`, 401, nil, "invalid_refresh_token"},
@@ -134,25 +150,25 @@ func TestAuthEndpointScenarios(t *testing.T) {
 			t.Errorf("forgot-password answers differ for known and unknown accounts:\n%s\n%s", forgotKnown.raw, forgotUnknown.raw)
 		}
 		e.checkLogs()
-	})
+	}
 }
 
 // TestContractRequestsReplayed sends the mobile client's requests byte for
 // byte (contract §2.1) and reads the answers the way its Dart models do.
 func TestContractRequestsReplayed(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) echogen.Store) {
-		e := newTestEnv(t, newStore)
+	forEachStoreAndAuth(t, func(t *testing.T, newEnv func(...func(*envOptions)) *testEnv) {
+		e := newEnv()
 		e.secrets = append(e.secrets, "s3cret-pass")
 
 		signup := e.do("POST", "/api/v1/auth/signup", "", `{"method":"email","email":"ada@example.com","password":"s3cret-pass","fullName":"Ada Lovelace"}`)
-		checkAuthResponse(t, signup, http.StatusCreated)
+		e.checkAuthResponse(t, signup, http.StatusCreated)
 		user := signup.object(t)["user"].(map[string]any)
 		if user["fullName"] != "Ada Lovelace" || user["onboardingCompleted"] != false || user["email"] != "ada@example.com" {
 			t.Errorf("sign-up profile: %s", signup.raw)
 		}
 
 		signin := e.do("POST", "/api/v1/auth/signin", "", `{"method":"email","email":"ada@example.com","password":"s3cret-pass"}`)
-		checkAuthResponse(t, signin, http.StatusOK)
+		e.checkAuthResponse(t, signin, http.StatusOK)
 		token := signin.object(t)["session"].(map[string]any)["access_token"].(string)
 
 		me := e.do("GET", "/api/v1/auth/me", token, "")
@@ -221,7 +237,7 @@ func checkTimestamp(t *testing.T, what string, v any, nullable bool) {
 	}
 }
 
-func checkAuthResponse(t *testing.T, r response, wantStatus int) {
+func (e *testEnv) checkAuthResponse(t *testing.T, r response, wantStatus int) {
 	t.Helper()
 	if r.status != wantStatus {
 		t.Fatalf("status %d, want %d: %s", r.status, wantStatus, r.raw)
@@ -238,8 +254,8 @@ func checkAuthResponse(t *testing.T, r response, wantStatus int) {
 		t.Errorf("refresh_token missing: %s", r.raw)
 	}
 	n, ok := session["expires_in"].(json.Number)
-	if _, err := n.Int64(); !ok || err != nil || n.String() != "900" {
-		t.Errorf("expires_in = %#v, want the integer 900", session["expires_in"])
+	if got, err := n.Int64(); !ok || err != nil || got != int64(e.tokenTTL().Seconds()) {
+		t.Errorf("expires_in = %#v, want the integer %d", session["expires_in"], int64(e.tokenTTL().Seconds()))
 	}
 	checkProfileObject(t, body["user"])
 }
@@ -308,8 +324,8 @@ func checkDeletionObject(t *testing.T, v any) map[string]any {
 }
 
 func TestProfilePatchSemantics(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) echogen.Store) {
-		e := newTestEnv(t, newStore)
+	forEachStoreAndAuth(t, func(t *testing.T, newEnv func(...func(*envOptions)) *testEnv) {
+		e := newEnv()
 		ada := e.signUp("ada@example.com")
 		steps := []struct {
 			patch string
@@ -354,7 +370,7 @@ func TestRefreshTokens(t *testing.T) {
 
 		// Normal use: each refresh returns a new pair that works.
 		r1 := refresh(ada.refresh)
-		checkAuthResponse(t, r1, http.StatusOK)
+		e.checkAuthResponse(t, r1, http.StatusOK)
 		s1 := e.sessionFrom(r1, ada.email, ada.password)
 		if s1.refresh == ada.refresh {
 			t.Fatal("refresh token was not rotated")
@@ -400,8 +416,8 @@ func TestRefreshTokens(t *testing.T) {
 }
 
 func TestAccessTokenRejections(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) echogen.Store) {
-		e := newTestEnv(t, newStore)
+	forEachStoreAndAuth(t, func(t *testing.T, newEnv func(...func(*envOptions)) *testEnv) {
+		e := newEnv()
 		ada := e.signUp("ada@example.com")
 		header, payload, sig := splitJWT(t, ada.access)
 		otherSecret := signHS256(t, header+"."+payload, "another-secret-of-enough-length-0123456789")
@@ -427,13 +443,22 @@ func TestAccessTokenRejections(t *testing.T) {
 		if r := e.do("POST", "/api/v1/auth/signout?scope=others", other.access, ""); r.status != http.StatusNoContent {
 			t.Fatalf("sign-out others: %d %s", r.status, r.raw)
 		}
-		if r := e.do("GET", "/api/v1/auth/me", ada.access, ""); r.status != http.StatusUnauthorized {
-			t.Errorf("revoked session: %d", r.status)
+		if e.gotrue == nil {
+			if r := e.do("GET", "/api/v1/auth/me", ada.access, ""); r.status != http.StatusUnauthorized {
+				t.Errorf("revoked session: %d", r.status)
+			}
+		} else {
+			// Tokens are checked locally (M21): another session's access
+			// token lives until it expires, but Supabase Auth ended the
+			// session, so its refresh token is refused.
+			if r := e.do("POST", "/api/v1/auth/refresh", "", `{"refresh_token":"`+ada.refresh+`"}`); r.status != http.StatusUnauthorized {
+				t.Errorf("refresh of a signed-out session: %d %s", r.status, r.raw)
+			}
 		}
 		if r := e.do("GET", "/api/v1/auth/me", other.access, ""); r.status != http.StatusOK {
 			t.Errorf("the session that signed the others out: %d", r.status)
 		}
-		e.clock.Advance(16 * time.Minute)
+		e.clock.Advance(e.tokenTTL() + time.Minute)
 		if r := e.do("GET", "/api/v1/auth/me", other.access, ""); r.status != http.StatusUnauthorized || r.object(t)["code"] != "token_expired" {
 			t.Errorf("expired token: %d %s", r.status, r.raw)
 		}
@@ -498,15 +523,15 @@ func TestSessionsListAndRevoke(t *testing.T) {
 var mailToken = regexp.MustCompile(`[A-Za-z0-9_-]{43}`)
 
 func TestPasswordResetAndEmailVerification(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) echogen.Store) {
-		e := newTestEnv(t, newStore)
+	forEachStoreAndAuth(t, func(t *testing.T, newEnv func(...func(*envOptions)) *testEnv) {
+		e := newEnv()
 		ada := e.signUp("ada@example.com")
 		other := e.signIn(ada.email, ada.password)
 
 		if r := e.do("POST", "/api/v1/auth/password/forgot", "", `{"email":"ada@example.com"}`); r.status != http.StatusAccepted {
 			t.Fatalf("forgot: %d", r.status)
 		}
-		token := mailToken.FindString(e.lastMail("ada@example.com").Text)
+		token := e.lastToken("recovery", "ada@example.com")
 		if token == "" {
 			t.Fatal("no token in the reset mail")
 		}
@@ -521,6 +546,14 @@ func TestPasswordResetAndEmailVerification(t *testing.T) {
 			t.Errorf("reset token used twice: %d", r.status)
 		}
 		for _, s := range []session{ada, other} {
+			if e.gotrue != nil {
+				// Access tokens are checked locally and live until they
+				// expire (M21); Supabase Auth ended the sessions.
+				if r := e.do("POST", "/api/v1/auth/refresh", "", `{"refresh_token":"`+s.refresh+`"}`); r.status != http.StatusUnauthorized {
+					t.Errorf("session survived a password reset: %d", r.status)
+				}
+				continue
+			}
 			if r := e.do("GET", "/api/v1/auth/me", s.access, ""); r.status != http.StatusUnauthorized {
 				t.Errorf("session survived a password reset: %d", r.status)
 			}
@@ -532,9 +565,9 @@ func TestPasswordResetAndEmailVerification(t *testing.T) {
 
 		// An expired reset token is refused.
 		e.do("POST", "/api/v1/auth/password/forgot", "", `{"email":"ada@example.com"}`)
-		late := mailToken.FindString(e.lastMail("ada@example.com").Text)
+		late := e.lastToken("recovery", "ada@example.com")
 		e.secrets = append(e.secrets, late)
-		e.clock.Advance(31 * time.Minute)
+		e.clock.Advance(e.linkTTL() + time.Minute)
 		if r := e.do("POST", "/api/v1/auth/password/reset", "", `{"token":"`+late+`","password":"brand-new-password-2"}`); r.status != http.StatusBadRequest {
 			t.Errorf("expired reset token: %d", r.status)
 		}
@@ -543,7 +576,12 @@ func TestPasswordResetAndEmailVerification(t *testing.T) {
 }
 
 func TestEmailConfirmationRequired(t *testing.T) {
-	e := newTestEnv(t, storeSQLite, func(o *envOptions) { o.emailConfirmationRequired = true })
+	forEachAuth(t, func(t *testing.T, mode func(*envOptions)) {
+		testEmailConfirmationRequired(t, newTestEnv(t, storeSQLite, mode, func(o *envOptions) { o.emailConfirmationRequired = true }))
+	})
+}
+
+func testEmailConfirmationRequired(t *testing.T, e *testEnv) {
 	e.secrets = append(e.secrets, "longenough")
 	r := e.do("POST", "/api/v1/auth/signup", "", `{"method":"email","email":"ada@example.com","password":"longenough","fullName":"Ada"}`)
 	if r.status != http.StatusForbidden || r.object(t)["code"] != "email_confirmation_required" {
@@ -556,7 +594,7 @@ func TestEmailConfirmationRequired(t *testing.T) {
 	if r := e.do("POST", "/api/v1/auth/email/resend", "", `{"email":"ada@example.com"}`); r.status != http.StatusAccepted {
 		t.Fatalf("resend: %d", r.status)
 	}
-	token := mailToken.FindString(e.lastMail("ada@example.com").Text)
+	token := e.lastToken("signup", "ada@example.com")
 	e.secrets = append(e.secrets, token)
 	if r := e.do("POST", "/api/v1/auth/email/verify", "", fmt.Sprintf(`{"token":%q}`, token)); r.status != http.StatusOK {
 		t.Fatalf("verify: %d %s", r.status, r.raw)

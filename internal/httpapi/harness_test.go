@@ -15,6 +15,7 @@ import (
 
 	"github.com/echogen/server/internal/audio"
 	"github.com/echogen/server/internal/auth"
+	"github.com/echogen/server/internal/auth/gotruetest"
 	"github.com/echogen/server/internal/blob"
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/echogen/echogentest"
@@ -48,6 +49,7 @@ type testEnv struct {
 	provider  *fakeProvider
 	model     *llmtest.Server // a stand-in OpenAI chat API that writes scripts
 	mail      *echogentest.Mailbox
+	gotrue    *gotruetest.Server // Supabase mode only
 	logs      *lockedWriter
 	// secrets must never appear in a response or a log line.
 	secrets []string
@@ -56,6 +58,10 @@ type testEnv struct {
 type envOptions struct {
 	opts                      httpapi.Options
 	emailConfirmationRequired bool
+	// supabase runs accounts on Supabase Auth (a GoTrue stand-in) instead
+	// of the built-in auth; tokenAlg is the stand-in's signing algorithm.
+	supabase bool
+	tokenAlg string
 	// wrapObjects, when set, wraps the account purge's object deleter.
 	wrapObjects func(echogen.UserObjects) echogen.UserObjects
 	uploads     echogen.UploadLimits
@@ -90,23 +96,18 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 	logs := &lockedWriter{w: &bytes.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mail := &echogentest.Mailbox{}
-	hasher, err := auth.NewPasswordHasher(auth.Params{Memory: 8192, Time: 1, Threads: 1}, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := auth.NewTokenSigner(auth.SignerConfig{Algorithm: "HS256", Secret: []byte(testJWTSecret), TTL: 15 * time.Minute}, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	authn, err := auth.NewService(auth.Config{
-		SessionTTL:                30 * 24 * time.Hour,
-		RefreshReuseGrace:         10 * time.Second,
-		EmailConfirmationRequired: o.emailConfirmationRequired,
-		AppName:                   "EchoGen",
-		Logger:                    log,
-	}, store, store, store, mail, hasher, signer, clock)
-	if err != nil {
-		t.Fatal(err)
+	var authn echogen.Authenticator
+	var gotrue *gotruetest.Server
+	var err error
+	if !o.supabase {
+		authn = newBuiltinAuth(t, o, store, mail, clock, log)
+	} else {
+		gotrue = gotruetest.New(t, gotruetest.Options{Algorithm: o.tokenAlg, JWTSecret: supabaseJWTSecret(o.tokenAlg), ConfirmEmail: o.emailConfirmationRequired, Now: clock.Now})
+		authn, err = auth.NewSupabase(auth.SupabaseConfig{URL: gotrue.URL, AnonKey: gotruetest.DefaultAnonKey, ServiceRoleKey: gotruetest.DefaultServiceRoleKey,
+			JWTSecret: supabaseJWTSecret(o.tokenAlg), Logger: log}, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	mediaSigner, err := blob.NewSigner(testMediaKeys, clock)
 	if err != nil {
@@ -141,7 +142,64 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return &testEnv{t: t, srv: srv, clock: clock, store: store, accounts: accounts, library: library, blobs: media, mediaRoot: mediaRoot, buckets: testBuckets,
-		provider: provider, model: model, mail: mail, logs: logs, secrets: []string{testJWTSecret}}
+		provider: provider, model: model, mail: mail, gotrue: gotrue, logs: logs, secrets: []string{testJWTSecret}}
+}
+
+// newBuiltinAuth is the built-in account backend with test-sized argon2.
+func newBuiltinAuth(t *testing.T, o envOptions, store echogen.Store, mail echogen.MailQueue, clock echogen.Clock, log *slog.Logger) echogen.Authenticator {
+	t.Helper()
+	hasher, err := auth.NewPasswordHasher(auth.Params{Memory: 8192, Time: 1, Threads: 1}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := auth.NewTokenSigner(auth.SignerConfig{Algorithm: "HS256", Secret: []byte(testJWTSecret), TTL: 15 * time.Minute}, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn, err := auth.NewService(auth.Config{
+		SessionTTL:                30 * 24 * time.Hour,
+		RefreshReuseGrace:         10 * time.Second,
+		EmailConfirmationRequired: o.emailConfirmationRequired,
+		AppName:                   "EchoGen",
+		Logger:                    log,
+	}, store, store, store, mail, hasher, signer, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return authn
+}
+
+// supabaseJWTSecret is the project's legacy JWT secret when its tokens
+// are HS256, else none: they verify with its published keys.
+func supabaseJWTSecret(alg string) string {
+	if alg == "HS256" {
+		return testJWTSecret
+	}
+	return ""
+}
+
+// forEachAuth runs fn as a subtest with the built-in accounts and with
+// Supabase Auth, whose tokens are ES256 (published keys) or HS256 (the
+// legacy secret).
+func forEachAuth(t *testing.T, fn func(t *testing.T, configure func(*envOptions))) {
+	t.Run("builtin", func(t *testing.T) { fn(t, func(*envOptions) {}) })
+	for _, alg := range []string{"ES256", "HS256"} {
+		t.Run("supabase-"+alg, func(t *testing.T) {
+			fn(t, func(o *envOptions) { o.supabase, o.tokenAlg = true, alg })
+		})
+	}
+}
+
+// forEachStoreAndAuth runs fn on every store with every account backend;
+// newEnv makes the test's environment.
+func forEachStoreAndAuth(t *testing.T, fn func(t *testing.T, newEnv func(configure ...func(*envOptions)) *testEnv)) {
+	forEachStore(t, func(t *testing.T, newStore func(*testing.T) echogen.Store) {
+		forEachAuth(t, func(t *testing.T, mode func(*envOptions)) {
+			fn(t, func(configure ...func(*envOptions)) *testEnv {
+				return newTestEnv(t, newStore, append(configure, mode)...)
+			})
+		})
+	})
 }
 
 // startJobs runs a real job queue on the store's database, with the
@@ -352,6 +410,38 @@ func (e *testEnv) sessionFrom(r response, email, password string) session {
 		e.t.Fatal(err)
 	}
 	return session{userID: body.User.ID, email: email, password: password, access: body.Session.AccessToken, refresh: body.Session.RefreshToken}
+}
+
+// tokenTTL is how long access tokens live: ours 15 minutes, Supabase's
+// an hour.
+func (e *testEnv) tokenTTL() time.Duration {
+	if e.gotrue != nil {
+		return time.Hour
+	}
+	return 15 * time.Minute
+}
+
+// linkTTL is how long a reset link works: ours 30 minutes, Supabase's a
+// day (the stand-in's default).
+func (e *testEnv) linkTTL() time.Duration {
+	if e.gotrue != nil {
+		return 24 * time.Hour
+	}
+	return 30 * time.Minute
+}
+
+// lastToken returns the token of the newest mail of kind ("recovery" or
+// "signup") to the address: from our mail queue, or Supabase's mailer.
+func (e *testEnv) lastToken(kind, to string) string {
+	e.t.Helper()
+	if e.gotrue != nil {
+		m, ok := e.gotrue.LastMail(kind, to)
+		if !ok {
+			e.t.Fatalf("no %s mail to %s", kind, to)
+		}
+		return m.TokenHash
+	}
+	return mailToken.FindString(e.lastMail(to).Text)
 }
 
 // checkLogs fails the test if a secret reached the log.

@@ -103,8 +103,8 @@ func (e *testEnv) makeLibrary(s session) library {
 // TestLibraryContractRequestsReplayed sends the client's library requests
 // (contract §2.2–§2.5) and reads the answers as its Dart models do.
 func TestLibraryContractRequestsReplayed(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) echogen.Store) {
-		e := newTestEnv(t, newStore)
+	forEachStoreAndAuth(t, func(t *testing.T, newEnv func(...func(*envOptions)) *testEnv) {
+		e := newEnv()
 		ada := e.signUp("ada@example.com")
 		e.secrets = append(e.secrets, "sk-live-abcdefghijklmnop1234")
 
@@ -199,8 +199,8 @@ func TestLibraryContractRequestsReplayed(t *testing.T) {
 // TestOwnershipMatrix: another user's ids are not found, lists never show
 // another user's rows, and nothing of theirs can be referenced.
 func TestOwnershipMatrix(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) echogen.Store) {
-		e := newTestEnv(t, newStore)
+	forEachStoreAndAuth(t, func(t *testing.T, newEnv func(...func(*envOptions)) *testEnv) {
+		e := newEnv()
 		ada, bob := e.signUp("ada@example.com"), e.signUp("bob@example.com")
 		a := e.makeLibrary(ada)
 		bobScript := e.create(bob.access, "/api/v1/scripts", `{"prompt":"p","model":"m","segments":[{"speaker":"B","content":"Mine."}]}`)["id"].(string)
