@@ -412,6 +412,20 @@ func (e *testEnv) sessionFrom(r response, email, password string) session {
 	return session{userID: body.User.ID, email: email, password: password, access: body.Session.AccessToken, refresh: body.Session.RefreshToken}
 }
 
+// identityExists reports whether the auth backend still has the user.
+func (e *testEnv) identityExists(userID string) bool {
+	e.t.Helper()
+	if e.gotrue != nil {
+		_, ok := e.gotrue.User(userID)
+		return ok
+	}
+	_, err := e.store.UserByID(context.Background(), userID)
+	if err != nil && echogen.ErrorKind(err) != echogen.KindNotFound {
+		e.t.Fatal(err)
+	}
+	return err == nil
+}
+
 // tokenTTL is how long access tokens live: ours 15 minutes, Supabase's
 // an hour.
 func (e *testEnv) tokenTTL() time.Duration {
