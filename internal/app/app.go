@@ -276,6 +276,13 @@ func bucketsOf(cfg *config.Config) echogen.Buckets {
 // its signed URLs, so it comes with a handler for /media/.
 func openBlobs(ctx context.Context, cfg *config.Config, clock echogen.Clock) (echogen.BlobStore, http.Handler, error) {
 	buckets := bucketsOf(cfg)
+	if cfg.StorageBackend == "supabase" {
+		store, err := blob.NewSupabase(ctx, blob.SupabaseOptions{URL: cfg.Supabase.URL, ServiceRoleKey: cfg.Supabase.ServiceRoleKey}, buckets.All()...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("Supabase storage: %w", err)
+		}
+		return store, nil, nil
+	}
 	if cfg.StorageBackend == "s3" {
 		s3, err := blob.NewS3(blob.S3Config{
 			Endpoint:  cfg.S3Endpoint,

@@ -34,6 +34,25 @@ type storeUnderTest struct {
 	// advance moves the store's clock; nil when the store cannot be told
 	// (S3's clock is the server's).
 	advance func(time.Duration)
+	// tampered and expired say how the server behind the signed URLs
+	// refuses an edited URL and an expired one. The zero value is the local
+	// store's and S3's answer: 403, with "url_expired" in the body for an
+	// expired URL.
+	tampered, expired refusal
+}
+
+// refusal is how a server refuses a signed URL: its HTTP status and text
+// its body must contain ("" checks none).
+type refusal struct {
+	status int
+	body   string
+}
+
+func (r refusal) or(fallback refusal) refusal {
+	if r.status == 0 {
+		return fallback
+	}
+	return r
 }
 
 // runConformance checks that a BlobStore behaves as echogen.BlobStore
@@ -463,14 +482,15 @@ func testSignedURLTamper(t *testing.T, s storeUnderTest) {
 		{"other user", strings.Replace(u, "/alice/a.mp3", "/bob/a.mp3", 1)},
 		{"other bucket", strings.Replace(u, "/"+s.realBucket(audio)+"/", "/"+s.realBucket(art)+"/", 1)},
 	}
+	want := s.tampered.or(refusal{status: http.StatusForbidden})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.url == u {
 				t.Fatalf("could not edit %s", u)
 			}
 			resp, got := fetch(t, tt.url)
-			if resp.StatusCode != http.StatusForbidden {
-				t.Errorf("edited URL %s: %d %.80q, want 403", tt.url, resp.StatusCode, got)
+			if resp.StatusCode != want.status || !strings.Contains(got, want.body) {
+				t.Errorf("edited URL %s: %d %.80q, want %d with %q", tt.url, resp.StatusCode, got, want.status, want.body)
 			}
 		})
 	}
@@ -484,8 +504,9 @@ func testSignedURLExpiry(t *testing.T, s storeUnderTest) {
 		t.Fatalf("before expiry: %d", resp.StatusCode)
 	}
 	s.advance(time.Second)
+	want := s.expired.or(refusal{status: http.StatusForbidden, body: `"url_expired"`})
 	resp, got := fetch(t, u)
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(got, `"url_expired"`) {
-		t.Errorf("after expiry: %d %s, want 403 url_expired", resp.StatusCode, got)
+	if resp.StatusCode != want.status || !strings.Contains(got, want.body) {
+		t.Errorf("after expiry: %d %s, want %d with %q", resp.StatusCode, got, want.status, want.body)
 	}
 }
