@@ -17,6 +17,7 @@ import (
 	"github.com/echogen/server/internal/auth"
 	"github.com/echogen/server/internal/auth/gotruetest"
 	"github.com/echogen/server/internal/blob"
+	"github.com/echogen/server/internal/blob/supabasetest"
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/echogen/echogentest"
 	"github.com/echogen/server/internal/httpapi"
@@ -43,13 +44,14 @@ type testEnv struct {
 	store     echogen.Store
 	accounts  *echogen.AccountService
 	library   *echogen.LibraryService
-	blobs     *blob.Local
+	blobs     echogen.BlobStore
 	mediaRoot string
 	buckets   echogen.Buckets
 	provider  *fakeProvider
 	model     *llmtest.Server // a stand-in OpenAI chat API that writes scripts
 	mail      *echogentest.Mailbox
-	gotrue    *gotruetest.Server // Supabase mode only
+	gotrue    *gotruetest.Server   // Supabase mode only
+	storage   *supabasetest.Server // Supabase mode only
 	logs      *lockedWriter
 	// secrets must never appear in a response or a log line.
 	secrets []string
@@ -109,14 +111,26 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 			t.Fatal(err)
 		}
 	}
-	mediaSigner, err := blob.NewSigner(testMediaKeys, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var media echogen.BlobStore
+	var mediaHandler http.Handler
+	var storage *supabasetest.Server
 	mediaRoot := t.TempDir()
-	media, err := blob.NewLocal(mediaRoot, mediaSigner, testBuckets.All()...)
-	if err != nil {
-		t.Fatal(err)
+	if o.supabase { // Supabase Storage too, through its REST API
+		storage = supabasetest.New(t, supabasetest.Options{Clock: clock})
+		media, err = blob.NewSupabase(t.Context(), blob.SupabaseOptions{URL: storage.URL, ServiceRoleKey: storage.Key}, testBuckets.All()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		mediaSigner, err := blob.NewSigner(testMediaKeys, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		local, err := blob.NewLocal(mediaRoot, mediaSigner, testBuckets.All()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		media, mediaHandler = local, local.Handler()
 	}
 	var objects echogen.UserObjects = echogen.BucketObjects{Blobs: media, Buckets: testBuckets}
 	if o.wrapObjects != nil {
@@ -133,7 +147,7 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 	llms := map[echogen.Provider]echogen.LLM{echogen.ProviderOpenAI: openai.New("OpenAI", model.URL, openai.Options{})}
 	jobService := startJobs(t, store, library, llms, o.vault, clock, log)
 	api := httpapi.NewServer(httpapi.Deps{
-		Accounts: accounts, Library: library, Jobs: jobService, Media: media.Handler(),
+		Accounts: accounts, Library: library, Jobs: jobService, Media: mediaHandler,
 		Catalogue: echogen.NewCatalogue(library, map[echogen.Provider]echogen.ModelLister{
 			echogen.ProviderOpenAI: openaiLister(provider.srv.URL + "/v1"),
 		}, map[echogen.Provider]echogen.VoiceLister{echogen.ProviderLocal: espeak.New(espeak.Options{})}, clock),
@@ -142,7 +156,7 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return &testEnv{t: t, srv: srv, clock: clock, store: store, accounts: accounts, library: library, blobs: media, mediaRoot: mediaRoot, buckets: testBuckets,
-		provider: provider, model: model, mail: mail, gotrue: gotrue, logs: logs, secrets: []string{testJWTSecret}}
+		provider: provider, model: model, mail: mail, gotrue: gotrue, storage: storage, logs: logs, secrets: []string{testJWTSecret}}
 }
 
 // newBuiltinAuth is the built-in account backend with test-sized argon2.
@@ -424,6 +438,15 @@ func (e *testEnv) identityExists(userID string) bool {
 		e.t.Fatal(err)
 	}
 	return err == nil
+}
+
+// signedURLPrefix starts every signed media URL: our /media/ route, or
+// Supabase Storage's sign endpoint.
+func (e *testEnv) signedURLPrefix() string {
+	if e.storage != nil {
+		return e.storage.URL + "/storage/v1/object/sign/"
+	}
+	return e.srv.URL + "/media/"
 }
 
 // tokenTTL is how long access tokens live: ours 15 minutes, Supabase's
