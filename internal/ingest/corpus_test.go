@@ -17,9 +17,20 @@ import (
 	"github.com/echogen/server/internal/testenv"
 )
 
-// corpusDir holds real pages with the article text readability should find
-// (Mozilla's test corpus), shared by the whole project.
-const corpusDir = "../../../shared/testdata/readability"
+// corpusDirs are where the real pages with the article text readability
+// should find (Mozilla's test corpus, shared by the whole project) may be:
+// beside the checkout, or in the workplace's shared folder.
+var corpusDirs = []string{"../../../shared/testdata/readability", "/work/shared/testdata/readability"}
+
+// corpusDir is the first of corpusDirs that exists.
+var corpusDir = func() string {
+	for _, d := range corpusDirs {
+		if _, err := os.Stat(d); err == nil {
+			return d
+		}
+	}
+	return corpusDirs[0]
+}()
 
 type corpusPage struct {
 	name     string

@@ -105,11 +105,15 @@ func TestSettings(t *testing.T) {
 	}
 }
 
-// fake writes a shell script that stands in for espeak-ng.
+// fake stands a shell script in for espeak-ng, through the launcher (see
+// TestMain).
 func fake(t *testing.T, script string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "espeak-ng")
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+script), 0o755); err != nil {
+	if err := os.WriteFile(path+".sh", []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(launcher, path); err != nil {
 		t.Fatal(err)
 	}
 	return path
