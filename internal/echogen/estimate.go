@@ -51,25 +51,12 @@ type Estimate struct {
 }
 
 // EstimatePodcast estimates a podcast_generation payload for the caller
-// without running anything.
+// without running anything. Check the payload first (JobService.Validate),
+// as enqueueing it would.
 func (s *LibraryService) EstimatePodcast(ctx context.Context, p Principal, payload map[string]any) (*Estimate, error) {
 	r, err := parsePodcast(payload)
 	if err != nil {
 		return nil, err
-	}
-	for name, check := range map[string]func() error{
-		"script": func() error {
-			_, err := parseScript(withPlaceholder(r.Script, "content_id", r.Ingest != nil))
-			return err
-		},
-		"audio": func() error { _, err := parseAudio(withPlaceholder(r.Audio, "script_id", true), nil); return err },
-	} {
-		if name == "audio" && r.Audio["voices"] != nil {
-			continue // voices are checked against the server's providers when the job is queued
-		}
-		if err := check(); err != nil {
-			return nil, err
-		}
 	}
 	return s.estimateRequest(ctx, p.UserID, r)
 }

@@ -17,6 +17,9 @@ func (s *Server) registerEstimates(api huma.API) {
 			"the tokens, characters and cost of each stage on each provider (list prices as of `prices_as_of`), and your monthly " +
 			"budget: `within_budget` false means the job would be refused when it starts. Nothing runs and nothing is charged.",
 	}, func(ctx context.Context, in *struct{ Body map[string]any }) (*struct{ Body *echogen.Estimate }, error) {
+		if err := s.jobs.Validate(echogen.PodcastGenerationType, in.Body); err != nil {
+			return nil, err
+		}
 		e, err := s.library.EstimatePodcast(ctx, principalFrom(ctx), in.Body)
 		if err != nil {
 			return nil, err

@@ -325,6 +325,15 @@ func TestPodcastFromURLOffline(t *testing.T) {
 	if est["total_cost_usd"] != float64(0) || est["within_budget"] != true || est["words"] != float64(150) {
 		t.Errorf("estimate %v", est)
 	}
+	for _, bad := range []string{`{"url":"` + site.URL + `","target_minutes":99}`, `{"topic":"tides","voices":{"Alex":{"provider":"elevenlabs"}}}`} {
+		if r := e.do("POST", "/api/v1/estimates", ada.access, bad); r.status != http.StatusUnprocessableEntity {
+			t.Errorf("estimate of %s: %d %s", bad, r.status, r.raw)
+		}
+	}
+	decode(t, e.do("POST", "/api/v1/estimates", ada.access, `{"text":"The tide comes in.","provider":"openai","model":"gpt-4o-mini","target_minutes":10}`), &est)
+	if items := est["items"].([]any); est["total_cost_usd"].(float64) <= 0 || len(items) != 3 || items[0].(map[string]any)["input_tokens"].(float64) <= 0 {
+		t.Errorf("paid estimate %v", est)
+	}
 	r := e.do("POST", "/api/v1/jobs", ada.access, `{"job_type":"podcast_generation","payload":`+payload+`}`)
 	if r.status != http.StatusAccepted {
 		t.Fatalf("enqueue: %d %s", r.status, r.raw)
