@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/joho/godotenv"
 
@@ -30,6 +31,14 @@ commands:
             re-seal every stored provider key under the first key of VAULT_KEYS
   vault new-key
             print a new VAULT_KEYS entry (put it first, keep the old ones after it)
+  backup    [--out PATH]
+            copy the SQLite database and the local media into one .tar.gz with a manifest
+            (default DATA_DIR/backups/echogen-<UTC time>.tar.gz); safe while the server runs.
+            SQLite and STORAGE_BACKEND=local only: use pg_dump and a bucket sync otherwise
+  restore   --from PATH [--force]
+            verify a backup, then put its database and media in DATA_DIR; stop the server first.
+            Refuses when DATA_DIR holds a database unless --force, which keeps the old data
+            beside it as *.before-restore-<UTC time>
 
 Configuration comes from the environment and a .env file; see README.md.
 `
@@ -55,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprint(stderr, usage)
 			return fmt.Errorf("unknown vault command; use vault rotate or vault new-key")
 		}
-	case "serve", "migrate", "generate":
+	case "serve", "migrate", "generate", "backup", "restore":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -80,6 +89,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return generate(ctx, cfg, args[1:], stdout, stderr)
 	case "vault":
 		return app.RotateVault(ctx, cfg, log)
+	case "backup":
+		return backup(ctx, cfg, args[1:], stdout, stderr)
+	case "restore":
+		return restore(ctx, cfg, args[1:], stdout, stderr)
 	}
 
 	a, err := app.New(ctx, cfg, log)
@@ -168,6 +181,51 @@ func generate(ctx context.Context, cfg *config.Config, args []string, stdout, st
 	}
 	for _, f := range res.Files {
 		fmt.Fprintln(stdout, f)
+	}
+	return nil
+}
+
+// backup runs `echogen backup`.
+func backup(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "the archive to write (default DATA_DIR/backups/echogen-<UTC time>.tar.gz)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("backup: unexpected argument %q", fs.Arg(0))
+	}
+	path, m, err := app.Backup(ctx, cfg, app.BackupOptions{Out: *out, Now: time.Now()})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backup %s (%d files, schema version %d)\n", path, len(m.Files), m.SchemaVersion)
+	fmt.Fprintf(stdout, "note: DATA_DIR/%s and VAULT_KEYS are not in the backup; keep them safe separately, stored provider keys cannot be opened without the vault key\n", config.SecretsFile)
+	return nil
+}
+
+// restore runs `echogen restore`.
+func restore(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	opts := app.RestoreOptions{Now: time.Now()}
+	fs.StringVar(&opts.From, "from", "", "the backup archive to restore")
+	fs.BoolVar(&opts.Force, "force", false, "replace an existing database, keeping it aside as *.before-restore-<time>")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if opts.From == "" || fs.NArg() > 0 {
+		return fmt.Errorf("restore: give --from PATH (and nothing else but --force)")
+	}
+	res, err := app.Restore(ctx, cfg, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "restored %d files into %s (schema version %d, made %s)\n", len(res.Manifest.Files), cfg.DataDir,
+		res.Manifest.SchemaVersion, res.Manifest.CreatedAt.Format(time.RFC3339))
+	for _, p := range res.KeptAside {
+		fmt.Fprintf(stdout, "kept previous data as %s\n", p)
 	}
 	return nil
 }
