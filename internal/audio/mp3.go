@@ -19,6 +19,15 @@ func decodeMP3(data []byte) (samples []float32, rate int, err error) {
 			samples, rate, err = nil, 0, badAudio(fmt.Errorf("go-mp3 panicked: %v", r), "the provider's MP3 audio is corrupt")
 		}
 	}()
+	// go-mp3 allocates the size a leading ID3v2 tag claims (its 4 size
+	// bytes read without the synchsafe mask, up to 512 MiB) before reading
+	// it: refuse a tag that claims more than the data holds.
+	if len(data) >= id3HeaderSize && string(data[:3]) == "ID3" {
+		claimed := int(data[6])<<21 | int(data[7])<<14 | int(data[8])<<7 | int(data[9])
+		if claimed > len(data)-id3HeaderSize {
+			return nil, 0, badAudio(nil, "the provider's MP3 audio cannot be decoded: its ID3 tag claims %d bytes, more than it holds", claimed)
+		}
+	}
 	d, err := mp3.NewDecoder(bytes.NewReader(data))
 	if err != nil {
 		return nil, 0, badAudio(err, "the provider's MP3 audio cannot be decoded: %v", err)

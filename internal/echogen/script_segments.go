@@ -116,12 +116,15 @@ func cleanLine(s string, speakers []Speaker) (text, tone string, fixed bool) {
 		tone = strings.TrimSpace(m[1])
 		s = s[len(m[0]):]
 	}
-	s = bracketed.ReplaceAllStringFunc(s, func(m string) string {
-		if tone == "" {
-			tone = strings.Trim(m, "[] ")
-		}
-		return " "
-	})
+	dropBracketed := func(s string) string {
+		return bracketed.ReplaceAllStringFunc(s, func(m string) string {
+			if tone == "" {
+				tone = strings.Trim(m, "[] ")
+			}
+			return " "
+		})
+	}
+	s = dropBracketed(s)
 	s = starred.ReplaceAllStringFunc(s, func(m string) string {
 		inner := strings.Trim(m, "* ")
 		if isDirection(inner, false) {
@@ -143,6 +146,11 @@ func cleanLine(s string, speakers []Speaker) (text, tone string, fixed bool) {
 		return m
 	})
 	s = strings.TrimSpace(spaces.ReplaceAllString(s, " "))
+	// Taking one direction out, or markup, or a line break, can bring
+	// brackets close enough to make another: "[… [laughs] …]".
+	for bracketed.MatchString(s) {
+		s = strings.TrimSpace(spaces.ReplaceAllString(dropBracketed(s), " "))
+	}
 	s = strings.TrimLeft(s, "-#>• ")
 	return s, tone, s != strings.TrimSpace(spaces.ReplaceAllString(orig, " "))
 }

@@ -53,3 +53,41 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOpenBitFlip seals arbitrary plaintext under arbitrary additional
+// data, checks that it opens to itself, then flips one bit of the sealed
+// value (or of the additional data): the result must never open.
+func FuzzOpenBitFlip(f *testing.F) {
+	ring := testRing(f, "k1", "other-key")
+	f.Add([]byte("sk-live-0123456789"), aad, uint16(0), uint8(0), false)
+	f.Add([]byte("sk-live-0123456789"), aad, uint16(3), uint8(7), false)
+	f.Add([]byte(""), []byte(nil), uint16(40), uint8(1), false)
+	f.Add([]byte("\x00\xff"), aad, uint16(0), uint8(2), true)
+	f.Fuzz(func(t *testing.T, pt, aad []byte, at uint16, bit uint8, inAAD bool) {
+		s, err := ring.Seal(pt, aad)
+		if err != nil {
+			t.Fatalf("Seal: %v", err)
+		}
+		got, err := ring.Open(s, aad)
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("Open(Seal(%q)) = %q, %v", pt, got, err)
+		}
+		target := s
+		if inAAD {
+			if len(aad) == 0 {
+				return
+			}
+			aad = bytes.Clone(aad)
+			target = aad
+		} else {
+			s = bytes.Clone(s)
+			target = s
+		}
+		target[int(at)%len(target)] ^= 1 << (bit % 8)
+		if got, err := ring.Open(s, aad); err == nil {
+			t.Fatalf("a sealed value with bit %d of byte %d flipped (in aad: %v) opened to %q", bit%8, int(at)%len(target), inAAD, got)
+		} else if !isOpenErr(err) {
+			t.Fatalf("Open error %v wraps none of the sentinels", err)
+		}
+	})
+}
