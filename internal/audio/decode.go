@@ -12,7 +12,7 @@ import (
 // Limits on what providers may send.
 const (
 	minRate     = 4000
-	maxRate     = 384000
+	maxRate     = 192000 // speech APIs answer at 48 kHz at most; higher rates only cost CPU
 	maxChannels = 8
 )
 

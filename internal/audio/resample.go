@@ -11,8 +11,10 @@ const (
 	resamplePassband    = 0.90
 	resampleAttenuation = 90.0 // dB
 	// maxPhases bounds the coefficient table: rates as odd as 44101 Hz
-	// need thousands of filter phases, which are computed as needed
-	// instead.
+	// would need tens of thousands of filter phases. Past it, the taps for
+	// an output time are interpolated between the two nearest of
+	// maxPhases+1 evenly spaced phases, which keeps a provider's odd rate
+	// from costing minutes of CPU (computing every phase afresh did).
 	maxPhases = 1024
 )
 
@@ -52,6 +54,7 @@ type resampler struct {
 	half     int     // taps on each side of the output time, in input samples
 	cutoff   float64 // of the low-pass, as a fraction of the input's Nyquist frequency
 	beta     float64 // Kaiser window shape
+	phases   int     // rows of table: up, or maxPhases+1 when rounded
 	table    []float64
 }
 
@@ -67,29 +70,40 @@ func newResampler(from, to int) *resampler {
 	r.beta = 0.1102 * (resampleAttenuation - 8.7)
 	length := (resampleAttenuation - 8) / (2.285 * 2 * math.Pi * transition)
 	r.half = int(math.Ceil(length / 2))
-	if r.up <= maxPhases {
-		r.table = make([]float64, r.up*2*r.half)
-		for p := range r.up {
-			r.compute(p, r.table[p*2*r.half:(p+1)*2*r.half])
-		}
+	steps := r.up // the table's phases are p/steps of an input sample
+	r.phases = r.up
+	if r.up > maxPhases {
+		steps, r.phases = maxPhases, maxPhases+1
+	}
+	r.table = make([]float64, r.phases*2*r.half)
+	for p := range r.phases {
+		r.compute(float64(p)/float64(steps), r.table[p*2*r.half:(p+1)*2*r.half])
 	}
 	return r
 }
 
-// phase returns the taps for output times phase/up past an input sample,
-// from the table or, when there is none, computed into scratch.
+// phase returns the taps for output times phase/up past an input sample:
+// a row of the table, or, past maxPhases, a blend of the two nearest rows
+// written into scratch.
 func (r *resampler) phase(phase int, scratch []float64) []float64 {
-	if r.table != nil {
-		return r.table[phase*2*r.half : (phase+1)*2*r.half]
+	n := 2 * r.half
+	if r.phases == r.up {
+		return r.table[phase*n : (phase+1)*n]
 	}
-	r.compute(phase, scratch)
+	at := float64(phase) * maxPhases / float64(r.up)
+	i := int(at)
+	w := at - float64(i)
+	lo, hi := r.table[i*n:(i+1)*n], r.table[(i+1)*n:(i+2)*n]
+	for k := range scratch {
+		scratch[k] = lo[k] + w*(hi[k]-lo[k])
+	}
 	return scratch
 }
 
-// compute fills h with the taps of one phase, normalised to unit gain at
-// 0 Hz so that no phase is louder than another.
-func (r *resampler) compute(phase int, h []float64) {
-	frac := float64(phase) / float64(r.up)
+// compute fills h with the taps for an output time frac of an input
+// sample past the last one, normalised to unit gain at 0 Hz so that no
+// phase is louder than another.
+func (r *resampler) compute(frac float64, h []float64) {
 	var sum float64
 	for k := range h {
 		// Tap k weighs input sample pos-half+1+k, d input samples from the output time.
