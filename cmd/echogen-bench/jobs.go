@@ -96,7 +96,7 @@ func benchJobs(ctx context.Context, out io.Writer, databaseURL string, n int) er
 		}
 	}
 	h := &noopHandler{started: map[string]time.Time{}, done: make(chan struct{}, n)}
-	svc := echogen.NewJobService(store, q, q.Events(), echogen.SystemClock{}, log, 1000)
+	svc := echogen.NewJobService(store, q, q.Events(), echogen.SystemClock{}, log, 1000, nil)
 	svc.Register(h)
 	q.RegisterJobs(svc)
 	if err := q.Start(ctx); err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/echogen/server/internal/ingest"
 	"github.com/echogen/server/internal/jobs"
 	"github.com/echogen/server/internal/mail"
+	"github.com/echogen/server/internal/metrics"
 	"github.com/echogen/server/internal/pipeline"
 	"github.com/echogen/server/internal/postgres"
 	"github.com/echogen/server/internal/provider/anthropic"
@@ -131,6 +132,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		return nil, err
 	}
 	clock := echogen.SystemClock{}
+	var observer echogen.Observer = echogen.NopObserver{}
+	var metricsHandler http.Handler
+	if cfg.MetricsEnabled {
+		m := metrics.New()
+		observer, metricsHandler = m, m.Handler()
+	}
 	if err := os.MkdirAll(cfg.TempDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("DATA_DIR: %w", err)
 	}
@@ -167,10 +174,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	if cfg.IngestAllowPrivate {
 		log.Warn("INGEST_ALLOW_PRIVATE_ADDRESSES is on: users can make this server fetch private and loopback addresses; use it only in tests")
 	}
-	jobService := echogen.NewJobService(db.store, queue, queue.Events(), clock, log, cfg.MaxRunningJobsPerUser)
+	jobService := echogen.NewJobService(db.store, queue, queue.Events(), clock, log, cfg.MaxRunningJobsPerUser, observer)
 	httpClient := &http.Client{}
 	models := newLanguageModels()
-	calls := echogen.NewProviderCalls(echogen.CallOptions{PerProvider: cfg.ProviderCalls})
+	calls := echogen.NewProviderCalls(echogen.CallOptions{PerProvider: cfg.ProviderCalls, Observer: observer})
 	engine := audio.New(audio.Options{TempDir: cfg.TempDir()})
 	ingestHandler := echogen.NewIngestHandler(library,
 		ingest.New(ingest.Options{MaxBytes: int64(cfg.IngestMaxMB) << 20, Timeout: cfg.IngestTimeout, AllowPrivate: cfg.IngestAllowPrivate}),
@@ -199,6 +206,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		Jobs:      jobService,
 		Catalogue: catalogue,
 		Media:     mediaHandler,
+		Observer:  observer,
+		Metrics:   metricsHandler,
 		Ready: []httpapi.ReadinessCheck{
 			{Name: "database", Check: db.store.Ping},
 			{Name: "storage", Check: media.Ping},

@@ -77,6 +77,7 @@ type Config struct {
 	AudioJobTimeout       time.Duration // AUDIO_JOB_TIMEOUT
 	MonthlyBudgetUSD      *float64      // USER_MONTHLY_BUDGET_USD
 	ProviderCalls         int           // PROVIDER_MAX_CONCURRENT_CALLS
+	MetricsEnabled        bool          // METRICS_ENABLED
 	IngestAllowPrivate    bool          // INGEST_ALLOW_PRIVATE_ADDRESSES: tests only
 
 	SMTPHost     string // SMTP_HOST
@@ -195,6 +196,7 @@ func Load(getenv func(string) string, dotenv map[string]string) (*Config, error)
 		AudioJobTimeout:       r.duration("AUDIO_JOB_TIMEOUT", 30*time.Minute, time.Minute, 6*time.Hour),
 		MonthlyBudgetUSD:      r.money("USER_MONTHLY_BUDGET_USD"),
 		ProviderCalls:         r.integer("PROVIDER_MAX_CONCURRENT_CALLS", 4, 1, 64),
+		MetricsEnabled:        r.boolean("METRICS_ENABLED", true),
 		IngestAllowPrivate:    r.boolean("INGEST_ALLOW_PRIVATE_ADDRESSES", false),
 
 		SMTPHost:     r.str("SMTP_HOST", ""),

@@ -43,14 +43,19 @@ type JobService struct {
 	log        *slog.Logger
 	handlers   map[string]JobHandler
 	maxRunning int
+	observer   Observer
 }
 
-// NewJobService returns a JobService; register handlers before use.
-func NewJobService(store Store, queue JobQueue, events JobEvents, clock Clock, log *slog.Logger, maxRunningPerUser int) *JobService {
+// NewJobService returns a JobService; register handlers before use. A nil
+// observer observes nothing.
+func NewJobService(store Store, queue JobQueue, events JobEvents, clock Clock, log *slog.Logger, maxRunningPerUser int, observer Observer) *JobService {
 	if maxRunningPerUser <= 0 {
 		maxRunningPerUser = DefaultMaxRunningJobsPerUser
 	}
-	return &JobService{store: store, queue: queue, events: events, clock: clock, log: log, handlers: map[string]JobHandler{}, maxRunning: maxRunningPerUser}
+	if observer == nil {
+		observer = NopObserver{}
+	}
+	return &JobService{store: store, queue: queue, events: events, clock: clock, log: log, handlers: map[string]JobHandler{}, maxRunning: maxRunningPerUser, observer: observer}
 }
 
 // Register adds a job type.
@@ -180,7 +185,7 @@ func (s *JobService) Execute(ctx context.Context, id string) error {
 	}
 	h, ok := s.handlers[j.Type]
 	if !ok {
-		return s.finish(ctx, j, nil, Errorf(KindBadRequest, "unknown_job_type", "no handler for job type %q on this worker", j.Type))
+		return s.finish(ctx, j, time.Now(), nil, Errorf(KindBadRequest, "unknown_job_type", "no handler for job type %q on this worker", j.Type))
 	}
 	now := s.clock.Now()
 	j, started, err := s.store.StartJob(ctx, id, now, s.maxRunning, func(j *Job) error {
@@ -202,25 +207,36 @@ func (s *JobService) Execute(ctx context.Context, id string) error {
 	}
 	s.events.Publish(ctx, j)
 
+	start := time.Now() // an attempt's duration is measured, not business time
 	result, runErr := h.Run(ctx, JobRun{Job: j, Progress: s.progressFunc(j.ID)})
 	if runErr == nil && len(result) == 0 {
 		runErr = Errorf(KindInvalid, "empty_result", "the job finished without producing anything")
 	}
-	return s.finish(ctx, j, result, runErr)
+	return s.finish(ctx, j, start, result, runErr)
 }
 
 // finish records the outcome of an attempt.
-func (s *JobService) finish(ctx context.Context, j *Job, result map[string]any, runErr error) error {
+func (s *JobService) finish(ctx context.Context, j *Job, start time.Time, result map[string]any, runErr error) error {
 	now := s.clock.Now()
 	if runErr != nil && ctx.Err() != nil {
 		// Cancelled by the user (the row says so already) or stopped by a
 		// shutdown: leave the row for the next run, which resumes it.
 		if cur, err := s.store.JobByID(context.WithoutCancel(ctx), j.ID); err == nil && cur.Status == JobCancelled {
+			s.observer.JobAttempt(j.Type, "cancelled", time.Since(start))
 			return nil
 		}
+		s.observer.JobAttempt(j.Type, "interrupted", time.Since(start))
 		return runErr
 	}
 	retry := runErr != nil && !Permanent(runErr) && j.Attempt < j.MaxAttempts
+	outcome := "failed"
+	switch {
+	case runErr == nil:
+		outcome = "succeeded"
+	case retry:
+		outcome = "retried"
+	}
+	s.observer.JobAttempt(j.Type, outcome, time.Since(start))
 	updated, err := s.store.UpdateJob(context.WithoutCancel(ctx), j.ID, now, func(j *Job) error {
 		switch {
 		case runErr == nil:

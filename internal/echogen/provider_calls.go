@@ -27,6 +27,8 @@ type CallOptions struct {
 	// Wait pauses between retries; nil waits on a timer. Tests pass one
 	// that returns at once.
 	Wait func(ctx context.Context, d time.Duration) error
+	// Observer counts every call; nil counts nothing.
+	Observer Observer
 }
 
 // ProviderCalls bounds and retries the calls of every job handler in a
@@ -47,6 +49,9 @@ func NewProviderCalls(opts CallOptions) *ProviderCalls {
 	}
 	if opts.Wait == nil {
 		opts.Wait = waitTimer
+	}
+	if opts.Observer == nil {
+		opts.Observer = NopObserver{}
 	}
 	return &ProviderCalls{opts: opts, slots: map[Provider]chan struct{}{}}
 }
@@ -85,8 +90,10 @@ func (c *ProviderCalls) Do(ctx context.Context, provider Provider, call func(ctx
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		start := time.Now()
 		err := call(ctx)
 		<-slots
+		c.opts.Observer.ProviderCall(provider, KindName(err), time.Since(start))
 		if err == nil || attempt == callAttempts || ctx.Err() != nil {
 			return err
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/echogen/server/internal/httpapi"
 	"github.com/echogen/server/internal/ingest"
 	"github.com/echogen/server/internal/jobs"
+	"github.com/echogen/server/internal/metrics"
 	"github.com/echogen/server/internal/pipeline"
 	"github.com/echogen/server/internal/provider/espeak"
 	"github.com/echogen/server/internal/provider/keycheck"
@@ -145,9 +146,10 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 	accounts := echogen.NewAccountService(authn, store, objects, clock, 0, log)
 	model := llmtest.New(t, llmtest.OpenAI, (&llmtest.Brain{}).Answer)
 	llms := map[echogen.Provider]echogen.LLM{echogen.ProviderOpenAI: openai.New("OpenAI", model.URL, openai.Options{})}
-	jobService := startJobs(t, store, library, llms, o.vault, clock, log)
+	observer := metrics.New()
+	jobService := startJobs(t, store, library, llms, o.vault, clock, log, observer)
 	api := httpapi.NewServer(httpapi.Deps{
-		Accounts: accounts, Library: library, Jobs: jobService, Media: mediaHandler,
+		Accounts: accounts, Library: library, Jobs: jobService, Media: mediaHandler, Observer: observer, Metrics: observer.Handler(),
 		Catalogue: echogen.NewCatalogue(library, map[echogen.Provider]echogen.ModelLister{
 			echogen.ProviderOpenAI: openaiLister(provider.srv.URL + "/v1"),
 		}, map[echogen.Provider]echogen.VoiceLister{echogen.ProviderLocal: espeak.New(espeak.Options{})}, clock),
@@ -220,7 +222,7 @@ func forEachStoreAndAuth(t *testing.T, fn func(t *testing.T, newEnv func(configu
 // content_ingest handler allowed to reach this test's loopback servers and
 // the script_generation handler calling llms. Stores the test wrapped (no
 // handles) get no queue.
-func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryService, llms map[echogen.Provider]echogen.LLM, keys *vault.Keyring, clock echogen.Clock, log *slog.Logger) *echogen.JobService {
+func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryService, llms map[echogen.Provider]echogen.LLM, keys *vault.Keyring, clock echogen.Clock, log *slog.Logger, observer *metrics.Metrics) *echogen.JobService {
 	t.Helper()
 	lite, pg := storetest.Handles(store)
 	if lite == nil && pg == nil {
@@ -238,8 +240,8 @@ func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryServic
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := echogen.NewJobService(store, q, q.Events(), clock, log, 2)
-	calls := echogen.NewProviderCalls(echogen.CallOptions{})
+	svc := echogen.NewJobService(store, q, q.Events(), clock, log, 2, observer)
+	calls := echogen.NewProviderCalls(echogen.CallOptions{Observer: observer})
 	engine := audio.New(audio.Options{TempDir: t.TempDir()})
 	ingester := echogen.NewIngestHandler(library, ingest.New(ingest.Options{AllowPrivate: true}), nil, 0)
 	scripts := echogen.NewScriptHandler(library, llms, pipeline.NewScriptWriter(pipeline.Options{}), local.NewWriter(), calls, echogen.ScriptOptions{})

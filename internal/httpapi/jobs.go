@@ -155,6 +155,8 @@ func (s *Server) registerJobs(api huma.API) {
 			hctx.SetHeader("Cache-Control", "no-store")
 			hctx.SetHeader("X-Accel-Buffering", "no") // tell nginx not to hold events back
 			hctx.SetStatus(http.StatusOK)
+			s.observer.Streams(1)
+			defer s.observer.Streams(-1)
 			s.streamJob(hctx.Context(), j, changed, in.LastEventID, newEventWriter(hctx.BodyWriter()))
 		}}, nil
 	})

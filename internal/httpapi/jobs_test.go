@@ -297,6 +297,20 @@ func TestScriptGenerationJob(t *testing.T) {
 		if job["status"] != "failed" || !strings.Contains(job["error"].(string), "no openai API key") || job["attempt"] != json.Number("1") {
 			t.Errorf("job without a key: %v", job)
 		}
+		// All of it is counted for Prometheus.
+		metrics := string(e.do("GET", "/metrics", "", "").raw)
+		for _, want := range []string{
+			`echogen_http_requests_total{method="POST",route="/api/v1/jobs",status="202"} 3`,
+			`echogen_job_attempts_total{job_type="script_generation",outcome="succeeded"} 2`,
+			`echogen_job_attempts_total{job_type="script_generation",outcome="failed"} 1`,
+			fmt.Sprintf(`echogen_provider_calls_total{outcome="ok",provider="openai"} %d`, len(e.model.Requests())),
+			`echogen_event_streams_open 0`,
+			`echogen_http_request_duration_seconds_bucket{method="GET",route="/api/v1/scripts/{script_id}",le="+Inf"}`,
+		} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
 		e.checkLogs()
 	})
 }

@@ -88,6 +88,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
+			s.observer.Request(r.Method, route, status, time.Since(start))
 			level := slog.LevelInfo
 			if status >= 500 {
 				level = slog.LevelError

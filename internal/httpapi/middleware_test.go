@@ -16,7 +16,7 @@ import (
 // panics still answers in the API's shape, and the panic is logged.
 func TestPanicsBecomeJSON500s(t *testing.T) {
 	var logs bytes.Buffer
-	s := &Server{clock: echogen.SystemClock{}, log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	s := &Server{clock: echogen.SystemClock{}, log: slog.New(slog.NewJSONHandler(&logs, nil)), observer: echogen.NopObserver{}}
 	h := s.observe(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))

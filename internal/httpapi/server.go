@@ -50,9 +50,13 @@ type Deps struct {
 	// Media serves signed local media URLs under /media/; nil when media
 	// lives in S3 and signed URLs point there.
 	Media http.Handler
-	Ready []ReadinessCheck
-	Clock echogen.Clock
-	Log   *slog.Logger
+	// Observer counts requests and event streams; nil counts nothing.
+	Observer echogen.Observer
+	// Metrics, when set, is served at /metrics (Prometheus).
+	Metrics http.Handler
+	Ready   []ReadinessCheck
+	Clock   echogen.Clock
+	Log     *slog.Logger
 }
 
 // ReadinessCheck is one dependency /ready checks.
@@ -70,6 +74,7 @@ type Server struct {
 	ready     []ReadinessCheck
 	clock     echogen.Clock
 	log       *slog.Logger
+	observer  echogen.Observer
 	opts      Options
 
 	apiLimit      *ratelimit.Limiter
@@ -85,12 +90,16 @@ func NewServer(d Deps, opts Options) *Server {
 		opts.APIPrefix = "/api/v1"
 	}
 	clock := d.Clock
+	if d.Observer == nil {
+		d.Observer = echogen.NopObserver{}
+	}
 	s := &Server{
 		accounts:      d.Accounts,
 		library:       d.Library,
 		jobs:          d.Jobs,
 		catalogue:     d.Catalogue,
 		ready:         d.Ready,
+		observer:      d.Observer,
 		clock:         clock,
 		log:           d.Log,
 		opts:          opts,
@@ -129,6 +138,9 @@ func NewServer(d Deps, opts Options) *Server {
 	s.registerProviders(api)
 	if d.Media != nil {
 		router.Handle("/media/*", d.Media)
+	}
+	if d.Metrics != nil {
+		router.Handle("/metrics", d.Metrics)
 	}
 
 	docs := swaggerui.Handler("/docs", "/openapi.json")

@@ -50,7 +50,7 @@ func newJobEnv(t *testing.T, b backend, maxRunning int, handlers ...echogen.JobH
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := echogen.NewJobService(b.store, q, q.Events(), echogen.SystemClock{}, slog.New(slog.DiscardHandler), maxRunning)
+	svc := echogen.NewJobService(b.store, q, q.Events(), echogen.SystemClock{}, slog.New(slog.DiscardHandler), maxRunning, nil)
 	for _, h := range handlers {
 		svc.Register(h)
 	}

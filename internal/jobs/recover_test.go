@@ -43,7 +43,7 @@ func TestSQLiteStartRequeuesTheJobsOfADeadProcess(t *testing.T) {
 		run: func(context.Context, int, echogen.JobRun) (map[string]any, error) {
 			return map[string]any{"ok": true}, nil
 		}}
-	svc := echogen.NewJobService(b.store, q, q.Events(), echogen.SystemClock{}, slog.New(slog.DiscardHandler), 10)
+	svc := echogen.NewJobService(b.store, q, q.Events(), echogen.SystemClock{}, slog.New(slog.DiscardHandler), 10, nil)
 	svc.Register(echo)
 	q.RegisterJobs(svc)
 	e := &jobEnv{svc: svc, queue: q, store: b.store, user: echogen.Principal{UserID: echogen.NewID()}}
