@@ -125,10 +125,7 @@ func (c *Client) callOptions(apiKey string, raw **http.Response) []option.Reques
 // short by max_tokens is no error: FinishReason says "length".
 func (c *Client) Complete(ctx context.Context, apiKey string, req echogen.LLMRequest) (*echogen.LLMResponse, error) {
 	resp, err := c.complete(ctx, apiKey, req)
-	if err != nil {
-		return nil, providerhttp.RedactError(err, apiKey)
-	}
-	return resp, nil
+	return resp, providerhttp.RedactError(err, apiKey)
 }
 
 func (c *Client) complete(ctx context.Context, apiKey string, req echogen.LLMRequest) (*echogen.LLMResponse, error) {
@@ -257,10 +254,7 @@ func buildParams(req echogen.LLMRequest) (p anthropic.MessageNewParams, tool str
 // GET {base}/v1/models, sorted. Errors are those of Complete.
 func (c *Client) ListModels(ctx context.Context, apiKey string) ([]string, error) {
 	ids, err := c.listModels(ctx, apiKey)
-	if err != nil {
-		return nil, providerhttp.RedactError(err, apiKey)
-	}
-	return ids, nil
+	return ids, providerhttp.RedactError(err, apiKey)
 }
 
 func (c *Client) listModels(ctx context.Context, apiKey string) ([]string, error) {

@@ -131,10 +131,7 @@ type voiceSettings struct {
 // or an answer that is not audio. Messages carry ElevenLabs' own.
 func (c *Client) Synthesize(ctx context.Context, apiKey string, req echogen.SpeechRequest) (*echogen.SpeechAudio, error) {
 	a, err := c.synthesize(ctx, apiKey, req)
-	if err != nil {
-		return nil, providerhttp.RedactError(err, apiKey)
-	}
-	return a, nil
+	return a, providerhttp.RedactError(err, apiKey)
 }
 
 func (c *Client) synthesize(ctx context.Context, apiKey string, req echogen.SpeechRequest) (*echogen.SpeechAudio, error) {
@@ -217,10 +214,7 @@ func settings(s map[string]float64) *voiceSettings {
 // ElevenLabs' order. Errors are those of Synthesize.
 func (c *Client) ListVoices(ctx context.Context, apiKey string) ([]echogen.Voice, error) {
 	voices, err := c.listVoices(ctx, apiKey)
-	if err != nil {
-		return nil, providerhttp.RedactError(err, apiKey)
-	}
-	return voices, nil
+	return voices, providerhttp.RedactError(err, apiKey)
 }
 
 func (c *Client) listVoices(ctx context.Context, apiKey string) ([]echogen.Voice, error) {

@@ -140,10 +140,7 @@ type scrapeResponse struct {
 // the answer is over the size cap.
 func (s *Scraper) Scrape(ctx context.Context, apiKey, pageURL string) (*echogen.Document, error) {
 	doc, err := s.scrape(ctx, apiKey, pageURL)
-	if err != nil {
-		return nil, providerhttp.RedactError(err, apiKey)
-	}
-	return doc, nil
+	return doc, providerhttp.RedactError(err, apiKey)
 }
 
 func (s *Scraper) scrape(ctx context.Context, apiKey, pageURL string) (*echogen.Document, error) {

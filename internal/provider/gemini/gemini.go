@@ -157,10 +157,7 @@ func (c *Client) sdk(ctx context.Context, apiKey string) (*genai.Client, *record
 // error: FinishReason says "length".
 func (c *Client) Complete(ctx context.Context, apiKey string, req echogen.LLMRequest) (*echogen.LLMResponse, error) {
 	resp, err := c.complete(ctx, apiKey, req)
-	if err != nil {
-		return nil, providerhttp.RedactError(err, apiKey)
-	}
-	return resp, nil
+	return resp, providerhttp.RedactError(err, apiKey)
 }
 
 func (c *Client) complete(ctx context.Context, apiKey string, req echogen.LLMRequest) (*echogen.LLMResponse, error) {
@@ -318,10 +315,7 @@ func finishReason(f genai.FinishReason) string {
 // those of Complete.
 func (c *Client) ListModels(ctx context.Context, apiKey string) ([]string, error) {
 	ids, err := c.listModels(ctx, apiKey)
-	if err != nil {
-		return nil, providerhttp.RedactError(err, apiKey)
-	}
-	return ids, nil
+	return ids, providerhttp.RedactError(err, apiKey)
 }
 
 func (c *Client) listModels(ctx context.Context, apiKey string) ([]string, error) {

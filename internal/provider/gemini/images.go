@@ -46,10 +46,7 @@ var _ echogen.ImageGen = (*Client)(nil)
 // picture is KindUnavailable, or KindBadRequest when Gemini withheld it.
 func (c *Client) Generate(ctx context.Context, apiKey string, req echogen.ImageRequest) (*echogen.Image, error) {
 	img, err := c.generate(ctx, apiKey, req)
-	if err != nil {
-		return nil, providerhttp.RedactError(err, apiKey)
-	}
-	return img, nil
+	return img, providerhttp.RedactError(err, apiKey)
 }
 
 func (c *Client) generate(ctx context.Context, apiKey string, req echogen.ImageRequest) (*echogen.Image, error) {

@@ -43,10 +43,7 @@ var _ echogen.TTS = (*Client)(nil)
 // pieces' PCM (24 kHz s16le mono) joined. Errors are those of Complete.
 func (c *Client) Synthesize(ctx context.Context, apiKey string, req echogen.SpeechRequest) (*echogen.SpeechAudio, error) {
 	a, err := c.synthesize(ctx, apiKey, req)
-	if err != nil {
-		return nil, providerhttp.RedactError(err, apiKey)
-	}
-	return a, nil
+	return a, providerhttp.RedactError(err, apiKey)
 }
 
 func (c *Client) synthesize(ctx context.Context, apiKey string, req echogen.SpeechRequest) (*echogen.SpeechAudio, error) {

@@ -198,10 +198,7 @@ type jobResponse struct {
 // up to maxPollFailures passing failures in a row are waited out.
 func (s *Scraper) Scrape(ctx context.Context, apiKey, pageURL string) (*echogen.Document, error) {
 	doc, err := s.scrape(ctx, apiKey, pageURL)
-	if err != nil {
-		return nil, providerhttp.RedactError(err, apiKey)
-	}
-	return doc, nil
+	return doc, providerhttp.RedactError(err, apiKey)
 }
 
 func (s *Scraper) scrape(ctx context.Context, apiKey, pageURL string) (*echogen.Document, error) {

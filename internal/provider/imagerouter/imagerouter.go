@@ -115,10 +115,7 @@ var sizeRE = regexp.MustCompile(`^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$`)
 // 4xx (402 when out of credits) or a request that cannot be sent.
 func (c *Client) Generate(ctx context.Context, apiKey string, req echogen.ImageRequest) (*echogen.Image, error) {
 	img, err := c.generate(ctx, apiKey, req)
-	if err != nil {
-		return nil, providerhttp.RedactError(err, apiKey)
-	}
-	return img, nil
+	return img, providerhttp.RedactError(err, apiKey)
 }
 
 func (c *Client) generate(ctx context.Context, apiKey string, req echogen.ImageRequest) (*echogen.Image, error) {

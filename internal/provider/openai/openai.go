@@ -188,10 +188,7 @@ func send[P, R any](ctx context.Context, c *Client, apiKey, base string, call fu
 // is no error: FinishReason says "length".
 func (c *Client) Complete(ctx context.Context, apiKey string, req echogen.LLMRequest) (*echogen.LLMResponse, error) {
 	resp, err := c.complete(ctx, apiKey, req)
-	if err != nil {
-		return nil, providerhttp.RedactError(err, apiKey)
-	}
-	return resp, nil
+	return resp, providerhttp.RedactError(err, apiKey)
 }
 
 func (c *Client) complete(ctx context.Context, apiKey string, req echogen.LLMRequest) (*echogen.LLMResponse, error) {
@@ -289,10 +286,7 @@ func (c *Client) params(req echogen.LLMRequest) (openai.ChatCompletionNewParams,
 // Errors are those of Complete.
 func (c *Client) ListModels(ctx context.Context, apiKey, baseURL string) ([]string, error) {
 	ids, err := c.listModels(ctx, apiKey, baseURL)
-	if err != nil {
-		return nil, providerhttp.RedactError(err, apiKey)
-	}
-	return ids, nil
+	return ids, providerhttp.RedactError(err, apiKey)
 }
 
 func (c *Client) listModels(ctx context.Context, apiKey, baseURL string) ([]string, error) {

@@ -266,7 +266,8 @@ func Scrub(s, secret string) string {
 }
 
 // RedactError is the last guard on a finished error: neither its message
-// nor its cause may carry the secret.
+// nor its cause may carry the secret. A nil error stays nil, so a call can
+// end in "return v, RedactError(err, key)".
 func RedactError(err error, secret string) error {
 	var e *echogen.Error
 	if len(secret) < minRedactLen || !errors.As(err, &e) {
