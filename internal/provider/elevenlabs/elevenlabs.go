@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/provider/providerhttp"
@@ -156,13 +155,8 @@ func (c *Client) synthesize(ctx context.Context, apiKey string, req echogen.Spee
 	if limit == 0 {
 		limit = defaultTextLimit
 	}
-	pieces := speech.Split(req.Text, limit, speech.Runes)
-	if len(pieces) == 0 {
-		return nil, echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "no text to send to %s", name)
-	}
 	endpoint := c.base + "/v1/text-to-speech/" + voice + "?output_format=" + OutputFormat
-	parts := make([]*echogen.SpeechAudio, 0, len(pieces))
-	for _, text := range pieces {
+	return speech.Say(name, req.Text, speech.Split(req.Text, limit, speech.Runes), func(text string) (*echogen.SpeechAudio, error) {
 		body.Text = text
 		b, err := json.Marshal(body)
 		if err != nil {
@@ -177,14 +171,8 @@ func (c *Client) synthesize(ctx context.Context, apiKey string, req echogen.Spee
 		case len(pcm) < 2:
 			return nil, echogen.Errorf(echogen.KindUnavailable, providerhttp.LLMEmptyAnswer, "%s sent no audio", name)
 		}
-		parts = append(parts, &echogen.SpeechAudio{Data: pcm[:len(pcm)&^1], Format: echogen.AudioPCM, SampleRate: echogen.SampleRate, Channels: 1})
-	}
-	out, err := speech.Join(parts)
-	if err != nil {
-		return nil, err // PCM pieces at one rate always join
-	}
-	out.Characters = utf8.RuneCountInString(req.Text)
-	return out, nil
+		return &echogen.SpeechAudio{Data: pcm[:len(pcm)&^1], Format: echogen.AudioPCM, SampleRate: echogen.SampleRate, Channels: 1}, nil
+	})
 }
 
 // settings maps a request's Settings to voice_settings, held to the

@@ -6,7 +6,6 @@ import (
 	"mime"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"google.golang.org/genai"
 
@@ -51,16 +50,11 @@ func (c *Client) synthesize(ctx context.Context, apiKey string, req echogen.Spee
 	if err != nil {
 		return nil, err
 	}
-	pieces := split(req.Text, speechBytes, speech.Bytes)
-	if len(pieces) == 0 {
-		return nil, echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "no text to send to %s", name)
-	}
 	cl, rec, err := c.sdk(ctx, apiKey)
 	if err != nil {
 		return nil, err
 	}
-	parts := make([]*echogen.SpeechAudio, 0, len(pieces))
-	for _, text := range pieces {
+	return speech.Say(name, req.Text, split(req.Text, speechBytes, speech.Bytes), func(text string) (*echogen.SpeechAudio, error) {
 		// params checks the model and builds the one user turn.
 		model, contents, cfg, err := params(echogen.LLMRequest{Model: req.Model,
 			Messages: []echogen.LLMMessage{{Role: "user", Content: prefix + text}}})
@@ -69,19 +63,8 @@ func (c *Client) synthesize(ctx context.Context, apiKey string, req echogen.Spee
 		}
 		cfg.ResponseModalities = []string{string(genai.ModalityAudio)}
 		cfg.SpeechConfig = sc
-		a, err := c.speak(ctx, cl, rec, apiKey, model, contents, cfg)
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, a)
-	}
-	out, err := speech.Join(parts)
-	if err != nil {
-		return nil, &echogen.Error{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse,
-			Message: name + " sent pieces of audio that cannot be joined", Err: err}
-	}
-	out.Characters = utf8.RuneCountInString(req.Text)
-	return out, nil
+		return c.speak(ctx, cl, rec, apiKey, model, contents, cfg)
+	})
 }
 
 // speechConfig returns the request's speech config, the text to put before

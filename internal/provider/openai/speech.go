@@ -6,7 +6,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/openai/openai-go/v3"
 
@@ -50,26 +49,10 @@ func (c *Client) synthesize(ctx context.Context, apiKey string, req echogen.Spee
 	if err != nil {
 		return nil, err
 	}
-	pieces := speech.Split(req.Text, speechLimit, speech.Runes)
-	if len(pieces) == 0 {
-		return nil, echogen.Errorf(echogen.KindBadRequest, providerhttp.LLMInvalidRequest, "no text to send to %s", c.name)
-	}
-	parts := make([]*echogen.SpeechAudio, 0, len(pieces))
-	for _, text := range pieces {
+	return speech.Say(c.name, req.Text, speech.Split(req.Text, speechLimit, speech.Runes), func(text string) (*echogen.SpeechAudio, error) {
 		params.Input = text
-		a, err := c.speak(ctx, apiKey, base, params)
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, a)
-	}
-	out, err := speech.Join(parts)
-	if err != nil {
-		return nil, &echogen.Error{Kind: echogen.KindUnavailable, Code: providerhttp.LLMBadResponse,
-			Message: c.name + " sent pieces of audio that cannot be joined", Err: err}
-	}
-	out.Characters = utf8.RuneCountInString(req.Text)
-	return out, nil
+		return c.speak(ctx, apiKey, base, params)
+	})
 }
 
 // speechParams maps a SpeechRequest to the SDK's request body, but for

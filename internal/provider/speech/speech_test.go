@@ -194,3 +194,29 @@ func TestJoin(t *testing.T) {
 		}
 	}
 }
+
+func TestSay(t *testing.T) {
+	pcm := func(n int) *echogen.SpeechAudio {
+		return &echogen.SpeechAudio{Data: pcmOf(n), Format: echogen.AudioPCM, SampleRate: 24000, Channels: 1}
+	}
+	var said []string
+	a, err := speech.Say("Acme", "Héllo. World.", []string{"Héllo.", "World."}, func(p string) (*echogen.SpeechAudio, error) {
+		said = append(said, p)
+		return pcm(10), nil
+	})
+	if err != nil || len(a.Data) != 2*len(pcmOf(10)) || a.Characters != 13 || strings.Join(said, "|") != "Héllo.|World." {
+		t.Errorf("Say = %+v, %v; said %q", a, err, said)
+	}
+	if _, err := speech.Say("Acme", "", nil, nil); echogen.ErrorKind(err) != echogen.KindBadRequest || !strings.Contains(err.Error(), "Acme") {
+		t.Errorf("no text: %v", err)
+	}
+	mixed := []*echogen.SpeechAudio{pcm(10), {Data: []byte("ID3"), Format: echogen.AudioMP3}}
+	n := 0
+	if _, err := speech.Say("Acme", "a b", []string{"a", "b"}, func(string) (*echogen.SpeechAudio, error) { n++; return mixed[n-1], nil }); echogen.ErrorKind(err) != echogen.KindUnavailable {
+		t.Errorf("pieces that cannot be joined: %v", err)
+	}
+	refused := echogen.Errorf(echogen.KindUnauthenticated, "x", "no")
+	if _, err := speech.Say("Acme", "a", []string{"a"}, func(string) (*echogen.SpeechAudio, error) { return nil, refused }); err != refused {
+		t.Errorf("a piece's error: %v", err)
+	}
+}
