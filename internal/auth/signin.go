@@ -16,14 +16,8 @@ import (
 // address is confirmed. Otherwise the confirmation mail is still sent, but
 // the account works meanwhile.
 func (s *Service) SignUp(ctx context.Context, c echogen.Credentials) (*echogen.Identity, *echogen.Tokens, error) {
-	email, phone, err := identifier(c)
+	email, phone, err := newAccount(c)
 	if err != nil {
-		return nil, nil, err
-	}
-	if c.Password == "" {
-		return nil, nil, missing("password")
-	}
-	if err := echogen.CheckPassword(c.Password); err != nil {
 		return nil, nil, err
 	}
 	hash, err := s.hasher.Hash(ctx, c.Password)
@@ -150,4 +144,16 @@ func identifier(c echogen.Credentials) (email, phone string, err error) {
 		return "", "", echogen.Errorf(echogen.KindNotImplemented, "method_not_supported", "Selected method will be available soon")
 	}
 	return "", "", echogen.Invalid([]string{"body", "method"}, "enum", "method must be one of email, phone, google, apple, github")
+}
+
+// newAccount checks a sign-up's credentials, the same rules for every auth
+// backend, and returns its email or phone.
+func newAccount(c echogen.Credentials) (email, phone string, err error) {
+	if email, phone, err = identifier(c); err != nil {
+		return "", "", err
+	}
+	if c.Password == "" {
+		return "", "", missing("password")
+	}
+	return email, phone, echogen.CheckPassword(c.Password)
 }

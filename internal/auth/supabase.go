@@ -180,14 +180,8 @@ func supabaseBase(raw string) (string, error) {
 // and SignUp returns the identity and the email_confirmation_required
 // error, as the built-in auth does.
 func (s *Supabase) SignUp(ctx context.Context, c echogen.Credentials) (*echogen.Identity, *echogen.Tokens, error) {
-	email, phone, err := identifier(c)
+	email, phone, err := newAccount(c)
 	if err != nil {
-		return nil, nil, err
-	}
-	if c.Password == "" {
-		return nil, nil, missing("password")
-	}
-	if err := echogen.CheckPassword(c.Password); err != nil {
 		return nil, nil, err
 	}
 	body := map[string]any{"password": c.Password}
