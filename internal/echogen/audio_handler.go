@@ -8,9 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -148,7 +149,7 @@ func parseAudio(payload map[string]any, tts map[Provider]TTS) (*audioRequest, er
 		return nil, Invalid(loc("script_id"), "uuid_parsing", "script_id must be the UUID of one of your scripts")
 	case r.PodcastID != "" && !IsID(r.PodcastID):
 		return nil, Invalid(loc("podcast_id"), "uuid_parsing", "podcast_id must be a UUID")
-	case !contains([]string{FormatMP3, FormatM4A, FormatOpus, FormatWAV}, r.Format):
+	case !slices.Contains([]string{FormatMP3, FormatM4A, FormatOpus, FormatWAV}, r.Format):
 		return nil, Invalid(loc("format"), "enum", "format must be mp3, m4a, opus or wav")
 	}
 	return &r, nil
@@ -410,17 +411,12 @@ func speakerNames(segs []Segment) string {
 // turnHash names a turn's audio by everything that shapes it, so a turn is
 // synthesised again only when its text, voice or settings change.
 func turnHash(c VoiceChoice, seg Segment, language string) string {
-	keys := make([]string, 0, len(c.Settings))
-	for k := range c.Settings {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	h := sha256.New()
 	for _, part := range []string{string(c.Provider), c.Model, c.Voice, language, seg.Tone, seg.Content} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(c.Settings)) {
 		fmt.Fprintf(h, "%s=%g\x00", k, c.Settings[k])
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -442,14 +438,7 @@ func (s *renderStats) add(p Provider, cost float64) {
 	s.byProvider[p] = true
 }
 
-func (s *renderStats) providers() []string {
-	var out []string
-	for p := range s.byProvider {
-		out = append(out, string(p))
-	}
-	sort.Strings(out)
-	return out
-}
+func (s *renderStats) providers() []Provider { return slices.Sorted(maps.Keys(s.byProvider)) }
 
 // synthesize voices every turn not already cached, several at once. At
 // the first failure no new turn starts, but the turns already being

@@ -5,10 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -108,11 +109,10 @@ func parseCover(payload map[string]any, images map[Provider]ImageGen) (*coverReq
 }
 
 func providerList[V any](m map[Provider]V) string {
-	names := make([]string, 0, len(m))
-	for p := range m {
+	var names []string
+	for _, p := range slices.Sorted(maps.Keys(m)) {
 		names = append(names, string(p))
 	}
-	sort.Strings(names)
 	return strings.Join(names, ", ")
 }
 

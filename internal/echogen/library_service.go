@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -712,7 +713,7 @@ var transcriptKinds = []string{"vtt", "srt", "json", "chapters"}
 // TranscriptURL returns a fresh signed URL for one of a generated
 // podcast's transcripts: "vtt", "srt", "json" or "chapters".
 func (s *LibraryService) TranscriptURL(ctx context.Context, p Principal, podcastID, kind string) (string, error) {
-	if !contains(transcriptKinds, kind) {
+	if !slices.Contains(transcriptKinds, kind) {
 		return "", Invalid([]string{"query", "format"}, "enum", "format must be vtt, srt, json or chapters")
 	}
 	pod, err := s.store.Podcast(ctx, p.UserID, podcastID)

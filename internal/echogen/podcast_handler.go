@@ -3,6 +3,7 @@ package echogen
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -73,9 +74,9 @@ func parsePodcast(payload map[string]any) (*podcastRequest, error) {
 		switch {
 		case ingestKeys[k] != "":
 			ingest[ingestKeys[k]] = v
-		case contains(scriptKeys, k):
+		case slices.Contains(scriptKeys, k):
 			r.Script[k] = v
-		case contains(audioKeys, k):
+		case slices.Contains(audioKeys, k):
 			r.Audio[k] = v
 		case k == "content_id" || k == "topic":
 			s, ok := v.(string)

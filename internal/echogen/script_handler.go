@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -142,7 +143,7 @@ func parseScript(payload map[string]any) (*scriptRequest, error) {
 	if style != "" {
 		r.Spec.Style = style
 	}
-	if !contains(Styles(), r.Spec.Style) {
+	if !slices.Contains(Styles(), r.Spec.Style) {
 		return nil, Invalid(loc("style"), "enum", "style must be one of "+strings.Join(Styles(), ", "))
 	}
 	if r.Spec.Speakers == nil {
@@ -214,15 +215,6 @@ func parseSpeakers(v any) ([]Speaker, error) {
 		out = append(out, sp)
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Validate implements JobHandler.
