@@ -51,14 +51,24 @@ type Estimate struct {
 }
 
 // EstimatePodcast estimates a podcast_generation payload for the caller
-// without running anything. Check the payload first (JobService.Validate),
+// without running anything, with the caller's budget. Check the payload first (JobService.Validate),
 // as enqueueing it would.
 func (s *LibraryService) EstimatePodcast(ctx context.Context, p Principal, payload map[string]any) (*Estimate, error) {
 	r, err := parsePodcast(payload)
 	if err != nil {
 		return nil, err
 	}
-	return s.estimateRequest(ctx, p.UserID, r)
+	e, err := s.estimateRequest(ctx, p.UserID, r)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.Budget(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	e.Budget = *b
+	e.WithinBudget = b.RemainingUSD == nil || e.TotalUSD <= *b.RemainingUSD
+	return e, nil
 }
 
 func withPlaceholder(m map[string]any, key string, add bool) map[string]any {
@@ -111,12 +121,6 @@ func (s *LibraryService) estimateRequest(ctx context.Context, userID string, r *
 		e.TotalUSD += e.Items[i].CostUSD
 	}
 	e.TotalUSD = math.Round(e.TotalUSD*1e6) / 1e6
-	b, err := s.Budget(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	e.Budget = *b
-	e.WithinBudget = b.RemainingUSD == nil || e.TotalUSD <= *b.RemainingUSD
 	return e, nil
 }
 
