@@ -78,7 +78,12 @@ type Config struct {
 	MonthlyBudgetUSD      *float64      // USER_MONTHLY_BUDGET_USD
 	ProviderCalls         int           // PROVIDER_MAX_CONCURRENT_CALLS
 	MetricsEnabled        bool          // METRICS_ENABLED
-	IngestAllowPrivate    bool          // INGEST_ALLOW_PRIVATE_ADDRESSES: tests only
+	// OTelEndpoint turns on OpenTelemetry traces (OTLP over HTTP); the
+	// exporter also reads the other OTEL_EXPORTER_OTLP_* variables itself.
+	OTelEndpoint string // OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	// AdminEmails may open the job dashboard at /admin/jobs.
+	AdminEmails        []string // ADMIN_EMAILS, comma-separated
+	IngestAllowPrivate bool     // INGEST_ALLOW_PRIVATE_ADDRESSES: tests only
 
 	SMTPHost     string // SMTP_HOST
 	SMTPPort     int    // SMTP_PORT
@@ -197,6 +202,8 @@ func Load(getenv func(string) string, dotenv map[string]string) (*Config, error)
 		MonthlyBudgetUSD:      r.money("USER_MONTHLY_BUDGET_USD"),
 		ProviderCalls:         r.integer("PROVIDER_MAX_CONCURRENT_CALLS", 4, 1, 64),
 		MetricsEnabled:        r.boolean("METRICS_ENABLED", true),
+		OTelEndpoint:          firstNonEmpty(r.url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), r.url("OTEL_EXPORTER_OTLP_ENDPOINT")),
+		AdminEmails:           lowered(r.list("ADMIN_EMAILS", nil)),
 		IngestAllowPrivate:    r.boolean("INGEST_ALLOW_PRIVATE_ADDRESSES", false),
 
 		SMTPHost:     r.str("SMTP_HOST", ""),
@@ -399,6 +406,24 @@ func (r *reader) list(key string, def []string) []string {
 		if item = strings.TrimSpace(item); item != "" {
 			out = append(out, item)
 		}
+	}
+	return out
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// lowered compares e-mail addresses the way sign-in does.
+func lowered(list []string) []string {
+	out := make([]string, len(list))
+	for i, v := range list {
+		out[i] = strings.ToLower(v)
 	}
 	return out
 }
