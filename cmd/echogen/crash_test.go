@@ -22,11 +22,12 @@ import (
 
 // server is the echogen binary running as a child process.
 type server struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd      *exec.Cmd
+	addr     string
+	workerID string // the River client id, when the process works jobs
 }
 
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "echogen")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
@@ -36,10 +37,11 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// startServer starts the binary and waits for its "listening" log line.
-func startServer(t *testing.T, bin string, env []string) *server {
+// startServer starts the binary with args and waits for its "listening"
+// log line.
+func startServer(t testing.TB, bin string, env []string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -49,7 +51,7 @@ func startServer(t *testing.T, bin string, env []string) *server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	listening := make(chan string, 1)
+	listening := make(chan *server, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -57,24 +59,25 @@ func startServer(t *testing.T, bin string, env []string) *server {
 				fmt.Fprintln(os.Stderr, sc.Text())
 			}
 			var entry struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
+				Msg      string `json:"msg"`
+				Addr     string `json:"addr"`
+				WorkerID string `json:"worker_id"`
 			}
 			if json.Unmarshal(sc.Bytes(), &entry) == nil && entry.Msg == "listening" {
-				listening <- entry.Addr
+				listening <- &server{cmd: cmd, addr: entry.Addr, workerID: entry.WorkerID}
 			}
 		}
 	}()
 	select {
-	case addr := <-listening:
-		return &server{cmd: cmd, addr: addr}
+	case s := <-listening:
+		return s
 	case <-time.After(60 * time.Second):
 		t.Fatal("the server did not start")
 	}
 	return nil
 }
 
-func (s *server) call(t *testing.T, method, path, token, body string) map[string]any {
+func (s *server) call(t testing.TB, method, path, token, body string) map[string]any {
 	t.Helper()
 	req, _ := http.NewRequest(method, "http://"+s.addr+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -95,7 +98,7 @@ func (s *server) call(t *testing.T, method, path, token, body string) map[string
 }
 
 // waitFinished follows the job's event stream until the server ends it.
-func (s *server) waitFinished(t *testing.T, token, jobID string) {
+func (s *server) waitFinished(t testing.TB, token, jobID string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", "http://"+s.addr+"/api/v1/jobs/"+jobID+"/events", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -108,7 +111,7 @@ func (s *server) waitFinished(t *testing.T, token, jobID string) {
 	io.Copy(io.Discard, res.Body)
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

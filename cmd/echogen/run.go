@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -22,7 +23,12 @@ import (
 const usage = `usage: echogen [command]
 
 commands:
-  serve     run the API server and its background workers (default)
+  serve     [--role all|api|worker]
+            run the API server and its background workers (default: all; SERVER_ROLE).
+            api serves the API only; worker runs jobs and serves /health, /ready, /metrics.
+            Any number of each share one PostgreSQL database and one object store
+  healthcheck [--url URL]
+            exit 0 when this installation's server answers /health (for container health checks)
   migrate   bring the database schema up to date and exit
   generate  --url URL | --file PATH | --text TEXT [--out episode.mp3] [--style S] [--speakers A,B] [--minutes N]
             [--language L] [--provider P --model M] [--tts P] [--cover P|none]
@@ -64,7 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprint(stderr, usage)
 			return fmt.Errorf("unknown vault command; use vault rotate or vault new-key")
 		}
-	case "serve", "migrate", "generate", "backup", "restore":
+	case "serve", "migrate", "generate", "backup", "restore", "healthcheck":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -93,6 +99,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return backup(ctx, cfg, args[1:], stdout, stderr)
 	case "restore":
 		return restore(ctx, cfg, args[1:], stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, cfg, args[1:], stdout, stderr)
+	}
+	if cmd == "serve" {
+		if err := serveFlags(cfg, args[1:], stderr); err != nil {
+			return err
+		}
 	}
 
 	a, err := app.New(ctx, cfg, log)
@@ -105,6 +118,59 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen on %s (HTTP_ADDR or PORT): %w", cfg.HTTPAddr, err)
 	}
 	return a.Serve(ctx, ln)
+}
+
+// serveFlags reads `echogen serve`'s flags into cfg.
+func serveFlags(cfg *config.Config, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	role := fs.String("role", cfg.Role, "all (API and job workers), api, or worker")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	return cfg.SetRole(*role)
+}
+
+// healthcheck runs `echogen healthcheck`: it asks the server listening on
+// HTTP_ADDR (or --url) for /health, so a container image needs no curl.
+func healthcheck(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("url", "", "the server's base URL (default: HTTP_ADDR on loopback)")
+	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *base == "" {
+		host, port, err := net.SplitHostPort(cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("HTTP_ADDR: %w", err)
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		*base = "http://" + net.JoinHostPort(host, port)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(*base, "/")+"/health", nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %s: %s", req.URL, resp.Status, strings.TrimSpace(string(body)))
+	}
+	fmt.Fprintf(stdout, "%s %s\n", req.URL, strings.TrimSpace(string(body)))
+	return nil
 }
 
 // generate runs `echogen generate`.

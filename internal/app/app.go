@@ -134,9 +134,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	clock := echogen.SystemClock{}
 	var observer echogen.Observer = echogen.NopObserver{}
 	var metricsHandler http.Handler
+	var prom *metrics.Metrics
 	if cfg.MetricsEnabled {
-		m := metrics.New()
-		observer, metricsHandler = m, m.Handler()
+		prom = metrics.New()
+		observer, metricsHandler = prom, prom.Handler()
 	}
 	if err := os.MkdirAll(cfg.TempDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("DATA_DIR: %w", err)
@@ -158,12 +159,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		return nil, err
 	}
 	buckets := bucketsOf(cfg)
-	authn, err := newAuthenticator(cfg, db.store, queue, clock, log)
+	authn, err := newAuthenticator(cfg, db.store, queue, queue.Revocations(), clock, log)
 	if err != nil {
 		return nil, err
 	}
 	accounts := echogen.NewAccountService(authn, db.store, echogen.BucketObjects{Blobs: media, Buckets: buckets}, clock, cfg.AccountDeletionWindow, log)
 	queue.SchedulePurge(accounts, cfg.AccountPurgeInterval)
+	if prom != nil {
+		prom.WatchQueue(queue.Depth)
+	}
 	library := echogen.NewLibraryService(db.store, media, keyring, keycheck.New(&http.Client{}, keycheck.Options{}), clock, log, echogen.LibraryOptions{
 		Buckets:          buckets,
 		URLTTL:           cfg.SignedURLTTL,
@@ -234,29 +238,61 @@ func (a *App) Handler() http.Handler { return a.handler }
 // Close closes the database.
 func (a *App) Close() error { return a.db.close() }
 
-// Serve starts the job workers and serves HTTP on ln until ctx ends, then
-// shuts down gracefully: stop accepting, finish requests and running jobs
-// within SHUTDOWN_TIMEOUT, cancel what is left so it is retried later.
+// Serve runs this process's role until ctx ends: the job workers (roles
+// all and worker) and HTTP on ln — the API (roles all and api), or only
+// /health, /ready and /metrics (role worker). Then it shuts down
+// gracefully: stop accepting, finish requests and running jobs within
+// SHUTDOWN_TIMEOUT, cancel what is left so it is retried later.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	if err := a.queue.Start(ctx); err != nil {
-		return err
+	handler := a.handler
+	if a.cfg.Role == config.RoleWorker {
+		handler = probesOnly(a.handler)
 	}
+	working := a.cfg.Role != config.RoleAPI
+	if working {
+		if err := a.queue.Start(ctx); err != nil {
+			return err
+		}
+	}
+	stopQueue := func(ctx context.Context) error {
+		if !working {
+			return nil
+		}
+		return a.queue.Stop(ctx)
+	}
+	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		a.queue.Listen(listenCtx)
+	}()
+	defer func() {
+		stopListening()
+		<-listening
+	}()
+
 	srv := &http.Server{
-		Handler:           a.handler,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute, // uploads are large
 		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	a.log.Info("listening", "addr", ln.Addr().String(), "database", a.db.name, "environment", a.cfg.Environment,
-		"docs", "http://"+ln.Addr().String()+"/docs")
+	attrs := []any{"addr", ln.Addr().String(), "role", a.cfg.Role, "database", a.db.name, "environment", a.cfg.Environment}
+	if working {
+		attrs = append(attrs, "worker_id", a.queue.WorkerID())
+	}
+	if a.cfg.Role != config.RoleWorker {
+		attrs = append(attrs, "docs", "http://"+ln.Addr().String()+"/docs")
+	}
+	a.log.Info("listening", attrs...)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
-		_ = a.queue.Stop(context.Background())
+		_ = stopQueue(context.Background())
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
@@ -264,12 +300,26 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	httpErr := srv.Shutdown(shutdownCtx)
-	queueErr := a.queue.Stop(shutdownCtx)
+	queueErr := stopQueue(shutdownCtx)
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		httpErr = errors.Join(httpErr, err)
 	}
 	a.log.Info("stopped")
 	return errors.Join(httpErr, queueErr)
+}
+
+// probesOnly is a worker's HTTP server: health, readiness and metrics.
+func probesOnly(api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	for _, path := range []string{"/health", "/ready", "/metrics"} {
+		mux.Handle("GET "+path, api)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"detail":"this is a worker process (--role=worker): it serves /health, /ready and /metrics only","code":"not_found"}` + "\n"))
+	})
+	return mux
 }
 
 func bucketsOf(cfg *config.Config) echogen.Buckets {
@@ -347,10 +397,10 @@ func RotateVault(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 
 // newAuthenticator is the configured account backend: our own (argon2id
 // passwords, our JWTs and sessions) or Supabase Auth.
-func newAuthenticator(cfg *config.Config, store echogen.Store, mail echogen.MailQueue, clock echogen.Clock, log *slog.Logger) (echogen.Authenticator, error) {
+func newAuthenticator(cfg *config.Config, store echogen.Store, mail echogen.MailQueue, revocations echogen.RevocationFeed, clock echogen.Clock, log *slog.Logger) (echogen.Authenticator, error) {
 	if cfg.AuthMode == "supabase" {
 		return auth.NewSupabase(auth.SupabaseConfig{URL: cfg.Supabase.URL, AnonKey: cfg.Supabase.AnonKey, ServiceRoleKey: cfg.Supabase.ServiceRoleKey,
-			JWTSecret: cfg.JWTSecret, Logger: log}, clock)
+			JWTSecret: cfg.JWTSecret, Logger: log, Revocations: revocations}, clock)
 	}
 	params := auth.DefaultParams()
 	params.Memory, params.Time, params.Threads = cfg.Argon2MemoryKiB, cfg.Argon2Iterations, cfg.Argon2Parallelism

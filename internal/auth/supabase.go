@@ -67,6 +67,9 @@ type SupabaseConfig struct {
 	Audience string
 	// Logger receives failures that do not fail the request; nil discards.
 	Logger *slog.Logger
+	// Revocations, when set, shares the sessions and users this process
+	// revokes with the installation's other processes, and theirs with it.
+	Revocations echogen.RevocationFeed
 }
 
 // Supabase is the auth backend of AUTH_MODE=supabase: accounts, sessions
@@ -75,9 +78,10 @@ type SupabaseConfig struct {
 // published keys, without a call per request.
 //
 // Because verification is local, an access token stays valid until it
-// expires even after its session ended elsewhere (another server, the
-// Supabase dashboard). Sessions this process ends (sign-out, a password
-// reset, an account purge) are refused at once here.
+// expires even after its session ended outside this installation (the
+// Supabase dashboard). Sessions that this installation ends (sign-out, a
+// password reset, an account purge) are refused at once here, and in its
+// other processes through SupabaseConfig.Revocations.
 type Supabase struct {
 	base       string // {URL}/auth/v1
 	anonKey    string
@@ -91,6 +95,7 @@ type Supabase struct {
 	keys       *keySet
 	ids        *identityCache
 	revoked    *revocations
+	feed       echogen.RevocationFeed // nil: this process alone
 }
 
 var _ echogen.Authenticator = (*Supabase)(nil)
@@ -143,6 +148,10 @@ func NewSupabase(cfg SupabaseConfig, clock echogen.Clock) (*Supabase, error) {
 		log:        cfg.Logger,
 		ids:        &identityCache{m: map[string]cachedIdentity{}},
 		revoked:    &revocations{sessions: map[string]time.Time{}, users: map[string]time.Time{}},
+		feed:       cfg.Revocations,
+	}
+	if s.feed != nil {
+		s.feed.Subscribe(func(r echogen.Revocation) { s.revoked.add(r, s.clock.Now()) })
 	}
 	if cfg.JWTSecret != "" {
 		s.secret = []byte(cfg.JWTSecret)
@@ -502,7 +511,7 @@ func (s *Supabase) revokeToken(ctx context.Context, token, sessionID string) {
 		}
 	}
 	if sessionID != "" {
-		s.revoked.addSession(sessionID, now.Add(keep), now)
+		s.revoke(ctx, echogen.Revocation{SessionID: sessionID, Until: now.Add(keep)})
 	}
 }
 
@@ -692,8 +701,7 @@ func (s *Supabase) DeleteIdentity(ctx context.Context, userID string) error {
 	if err != nil && !(errors.As(err, &ge) && ge.Status == http.StatusNotFound) {
 		return s.adminError(ctx, "delete user", err)
 	}
-	now := s.clock.Now()
-	s.revoked.addUser(userID, now.Add(maxTokenLifetime), now)
+	s.revoke(ctx, echogen.Revocation{UserID: userID, Until: s.clock.Now().Add(maxTokenLifetime)})
 	s.ids.drop(userID)
 	return nil
 }
@@ -1121,18 +1129,31 @@ type revocations struct {
 	users    map[string]time.Time // user id → entry expiry
 }
 
-func (r *revocations) addSession(id string, until, now time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	prune(r.sessions, now)
-	r.sessions[id] = until
+// revoke refuses the tokens here and tells the other processes.
+func (s *Supabase) revoke(ctx context.Context, r echogen.Revocation) {
+	s.revoked.add(r, s.clock.Now())
+	if s.feed != nil {
+		s.feed.Publish(ctx, r)
+	}
 }
 
-func (r *revocations) addUser(userID string, until, now time.Time) {
+func (r *revocations) add(rev echogen.Revocation, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	prune(r.users, now)
-	r.users[userID] = until
+	if rev.SessionID != "" {
+		extend(r.sessions, rev.SessionID, rev.Until, now)
+	}
+	if rev.UserID != "" {
+		extend(r.users, rev.UserID, rev.Until, now)
+	}
+}
+
+// extend keeps id refused until until, or longer if it already was.
+func extend(m map[string]time.Time, id string, until, now time.Time) {
+	prune(m, now)
+	if until.After(m[id]) {
+		m[id] = until
+	}
 }
 
 func (r *revocations) has(userID, sessionID string, now time.Time) bool {

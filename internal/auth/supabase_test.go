@@ -1550,3 +1550,79 @@ func TestPrincipalNeverShowsItsToken(t *testing.T) {
 		t.Error("the token itself is lost")
 	}
 }
+
+// feedHub joins the revocation feeds of several processes, as PostgreSQL's
+// LISTEN/NOTIFY does: a publication reaches every other process.
+type feedHub struct {
+	mu    sync.Mutex
+	feeds []*hubFeed
+}
+
+type hubFeed struct {
+	hub  *feedHub
+	subs []func(echogen.Revocation)
+}
+
+func (h *feedHub) feed() *hubFeed {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f := &hubFeed{hub: h}
+	h.feeds = append(h.feeds, f)
+	return f
+}
+
+func (f *hubFeed) Publish(_ context.Context, r echogen.Revocation) {
+	f.hub.mu.Lock()
+	defer f.hub.mu.Unlock()
+	for _, other := range f.hub.feeds {
+		if other != f {
+			for _, fn := range other.subs {
+				fn(r)
+			}
+		}
+	}
+}
+
+func (f *hubFeed) Subscribe(fn func(echogen.Revocation)) { f.subs = append(f.subs, fn) }
+
+func TestSupabaseRevocationsReachOtherProcesses(t *testing.T) {
+	ctx := context.Background()
+	hub := &feedHub{}
+	e := newSBEnv(t, gotruetest.Options{Algorithm: "ES256"}, func(c *SupabaseConfig) { c.Revocations = hub.feed() })
+	// A second API process of the same installation.
+	cfg := SupabaseConfig{URL: e.gt.URL, AnonKey: sbAnon, ServiceRoleKey: sbService, Revocations: hub.feed()}
+	other, err := NewSupabase(cfg, e.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ada := e.addAda(t, true)
+	signedOut, signedOutToken := e.session(t, ada.ID)
+	_, keptToken := e.session(t, ada.ID)
+	for _, token := range []string{signedOutToken, keptToken} {
+		if _, err := other.Authenticate(ctx, token); err != nil {
+			t.Fatalf("before sign-out, the other process refuses a token: %v", err)
+		}
+	}
+
+	if err := e.sb.SignOut(ctx, signedOut, echogen.SignOutLocal); err != nil {
+		t.Fatal(err)
+	}
+	_, err = other.Authenticate(ctx, signedOutToken)
+	e.wantErr(t, err, echogen.KindUnauthenticated, "session_revoked")
+	if _, err := other.Authenticate(ctx, keptToken); err != nil {
+		t.Errorf("another session of the user was refused: %v", err)
+	}
+
+	// An account deleted by one process is refused by every process.
+	if err := e.sb.DeleteIdentity(ctx, ada.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = other.Authenticate(ctx, keptToken)
+	e.wantErr(t, err, echogen.KindUnauthenticated, "session_revoked")
+
+	// The entries end when the tokens would have expired anyway.
+	e.clock.Advance(maxTokenLifetime + time.Minute)
+	if other.revoked.has(ada.ID, signedOut.SessionID, e.clock.Now()) {
+		t.Error("revocations outlive every token they refuse")
+	}
+}

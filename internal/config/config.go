@@ -81,6 +81,9 @@ type Config struct {
 	// OTelEndpoint turns on OpenTelemetry traces (OTLP over HTTP); the
 	// exporter also reads the other OTEL_EXPORTER_OTLP_* variables itself.
 	OTelEndpoint string // OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	// Role is what `echogen serve` runs here: all (the API and the job
+	// workers), api, or worker. The --role flag overrides it.
+	Role string // SERVER_ROLE
 	// AdminEmails may open the job dashboard at /admin/jobs.
 	AdminEmails        []string // ADMIN_EMAILS, comma-separated
 	IngestAllowPrivate bool     // INGEST_ALLOW_PRIVATE_ADDRESSES: tests only
@@ -117,6 +120,35 @@ type ProviderKeys struct {
 	Firecrawl    string // FIRECRAWL_API_KEY
 	Hyperbrowser string // HYPERBROWSER_API_KEY
 	ImageRouter  string // IMAGEROUTER_API_KEY
+}
+
+// The roles a process can take; see Config.Role.
+const (
+	RoleAll    = "all"
+	RoleAPI    = "api"
+	RoleWorker = "worker"
+)
+
+// SetRole sets the role from the command line (serve --role).
+func (c *Config) SetRole(role string) error {
+	old := c.Role
+	c.Role = role
+	if problem := c.roleProblem(); problem != "" {
+		c.Role = old
+		return fmt.Errorf("--role=%s: %s", role, problem)
+	}
+	return nil
+}
+
+// roleProblem says why the role cannot run here, or "".
+func (c *Config) roleProblem() string {
+	switch {
+	case c.Role != RoleAll && c.Role != RoleAPI && c.Role != RoleWorker:
+		return "must be one of all, api, worker"
+	case c.Role != RoleAll && c.DatabaseURL == "":
+		return "separate api and worker processes share one PostgreSQL database: set DATABASE_URL (SQLite runs as one process, role all)"
+	}
+	return ""
 }
 
 // Production reports whether ENVIRONMENT is production.
@@ -204,6 +236,7 @@ func Load(getenv func(string) string, dotenv map[string]string) (*Config, error)
 		MetricsEnabled:        r.boolean("METRICS_ENABLED", true),
 		OTelEndpoint:          firstNonEmpty(r.url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), r.url("OTEL_EXPORTER_OTLP_ENDPOINT")),
 		AdminEmails:           lowered(r.list("ADMIN_EMAILS", nil)),
+		Role:                  r.oneOf("SERVER_ROLE", RoleAll, RoleAll, RoleAPI, RoleWorker),
 		IngestAllowPrivate:    r.boolean("INGEST_ALLOW_PRIVATE_ADDRESSES", false),
 
 		SMTPHost:     r.str("SMTP_HOST", ""),
@@ -244,6 +277,9 @@ func Load(getenv func(string) string, dotenv map[string]string) (*Config, error)
 }
 
 func (c *Config) validate(r *reader) {
+	if problem := c.roleProblem(); problem != "" {
+		r.fail("SERVER_ROLE", c.Role, problem)
+	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		r.fail("HTTP_ADDR", c.HTTPAddr, "must be host:port or :port")
 	}

@@ -140,3 +140,37 @@ func TestSupabaseMode(t *testing.T) {
 		})
 	}
 }
+
+func TestRoles(t *testing.T) {
+	pg := "postgres://x@h/db"
+	for _, tc := range []struct {
+		name, envRole, database, flag string
+		want                          string // the role in force, or "" for an error
+	}{
+		{"default", "", "", "", RoleAll},
+		{"SQLite, all", "", "", RoleAll, RoleAll},
+		{"SQLite cannot split", "", "", RoleWorker, ""},
+		{"SQLite cannot split, from the environment", RoleAPI, "", "", ""},
+		{"PostgreSQL, api", "", pg, RoleAPI, RoleAPI},
+		{"PostgreSQL, worker from the environment", RoleWorker, pg, "", RoleWorker},
+		{"the flag wins", RoleWorker, pg, RoleAPI, RoleAPI},
+		{"unknown", "", pg, "scheduler", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"SERVER_ROLE": tc.envRole, "DATABASE_URL": tc.database}), nil)
+			if err == nil && tc.flag != "" {
+				err = c.SetRole(tc.flag)
+			}
+			switch {
+			case tc.want == "" && err == nil:
+				t.Fatalf("role %q accepted", c.Role)
+			case tc.want == "" && !strings.Contains(err.Error(), "must be one of") && !strings.Contains(err.Error(), "DATABASE_URL"):
+				t.Errorf("the error does not say what to do: %v", err)
+			case tc.want != "" && err != nil:
+				t.Fatal(err)
+			case tc.want != "" && c.Role != tc.want:
+				t.Errorf("role %q, want %q", c.Role, tc.want)
+			}
+		})
+	}
+}

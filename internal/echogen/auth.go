@@ -179,3 +179,22 @@ func CheckPassword(password string) error {
 	}
 	return nil
 }
+
+// Revocation says that a session's, or all of a user's, access tokens must
+// be refused until Until, in every process of the installation: an auth
+// backend that verifies tokens locally (Supabase) cannot otherwise know
+// that another process signed the session out.
+type Revocation struct {
+	SessionID string    `json:"session_id,omitempty"`
+	UserID    string    `json:"user_id,omitempty"`
+	Until     time.Time `json:"until"`
+}
+
+// RevocationFeed carries revocations between the processes of an
+// installation.
+type RevocationFeed interface {
+	// Publish tells the other processes.
+	Publish(ctx context.Context, r Revocation)
+	// Subscribe calls fn with every revocation another process publishes.
+	Subscribe(fn func(Revocation))
+}

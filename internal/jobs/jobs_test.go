@@ -38,7 +38,8 @@ type backend struct {
 var quiet = slog.New(slog.DiscardHandler)
 
 // fast makes River look for work often, so tests wait milliseconds.
-var fast = jobs.Options{PollInterval: 100 * time.Millisecond, RetryDelay: func(int) time.Duration { return 50 * time.Millisecond }}
+var fast = jobs.Options{PollInterval: 100 * time.Millisecond, ReapInterval: 50 * time.Millisecond,
+	RetryDelay: func(int) time.Duration { return 50 * time.Millisecond }}
 
 func backends(t *testing.T) map[string]func(t *testing.T) backend {
 	return map[string]func(t *testing.T) backend{

@@ -4,6 +4,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -54,10 +55,16 @@ type Options struct {
 	// RetryDelay, when set, replaces River's exponential backoff (about
 	// attempt⁴ seconds, with jitter) between failed attempts.
 	RetryDelay func(attempt int) time.Duration
+	// ReapInterval is how often a PostgreSQL worker looks for the running
+	// jobs of workers that died (see presence.go). Zero means 5 seconds.
+	ReapInterval time.Duration
 	// PollOnly makes River poll for jobs instead of listening for them:
 	// LISTEN/NOTIFY does not pass a transaction pooler (PgBouncer,
 	// Supavisor in transaction mode).
 	PollOnly bool
+	// Middleware wraps every insert and every job attempt, on each River
+	// client of the queue (tracing.RiverMiddleware).
+	Middleware []rivertype.Middleware
 }
 
 // retryPolicy adapts Options.RetryDelay to River.
@@ -73,10 +80,17 @@ type Queue struct {
 	inserter txInserter // enqueues inside the store's transactions
 	store    jobStore
 	events   *broker
+	pg       *pgEvents // PostgreSQL, listening: job events across processes
+	presence *presence // PostgreSQL, listening: recovers dead workers' jobs
+	reaping  chan struct{}
+	stopReap context.CancelFunc
+	db       *sql.DB // for the queue depth
+	workerID string
 	workers  *river.Workers
 	sealer   Sealer
 	log      *slog.Logger
 	startup  *sqliteStartup // SQLite only; see recover.go
+	admin    adminFactory   // the River UI on the working client; see admin.go
 }
 
 // NewSQLite returns a queue on a SQLite database. db must be the single
@@ -87,7 +101,7 @@ func NewSQLite(db *sql.DB, store jobStore, mailer echogen.Mailer, sealer Sealer,
 	if err != nil {
 		return nil, err
 	}
-	q.inserter, q.store = client, store
+	q.inserter, q.store, q.db = client, store, db
 	q.startup = &sqliteStartup{db: db, log: log}
 	return q, nil
 }
@@ -97,15 +111,21 @@ func NewSQLite(db *sql.DB, store jobStore, mailer echogen.Mailer, sealer Sealer,
 // are inserted there too, in the same transaction, by an insert-only
 // client.
 func NewPostgres(pool *pgxpool.Pool, db *sql.DB, store jobStore, mailer echogen.Mailer, sealer Sealer, log *slog.Logger, opts Options) (*Queue, error) {
-	q, _, err := newQueue(riverpgxv5.New(pool), mailer, sealer, log, opts)
+	q, client, err := newQueue(riverpgxv5.New(pool), mailer, sealer, log, opts)
 	if err != nil {
 		return nil, err
 	}
-	inserter, err := river.NewClient(riverdatabasesql.New(db), &river.Config{Logger: log.With("component", "river"), SkipUnknownJobCheck: true})
+	if !opts.PollOnly {
+		connect := dedicatedConn(pool)
+		q.pg = &pgEvents{broker: q.events, pool: pool, connect: connect, log: log}
+		q.pg.revocations.events = q.pg
+		q.presence = &presence{connect: connect, clientID: client.ID(), interval: cmp.Or(opts.ReapInterval, 5*time.Second), log: log}
+	}
+	inserter, err := river.NewClient(riverdatabasesql.New(db), &river.Config{Logger: log.With("component", "river"), SkipUnknownJobCheck: true, Middleware: opts.Middleware})
 	if err != nil {
 		return nil, fmt.Errorf("create job inserter: %w", err)
 	}
-	q.inserter, q.store = inserter, store
+	q.inserter, q.store, q.db = inserter, store, db
 	return q, nil
 }
 
@@ -119,6 +139,7 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], mailer echogen.Mailer, se
 	q := &Queue{workers: river.NewWorkers(), sealer: sealer, log: log, events: newBroker()}
 	river.AddWorker(q.workers, &mailWorker{mailer: mailer, sealer: sealer})
 	cfg := &river.Config{
+		ID:                   newClientID(),
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
 		Workers:              q.workers,
 		Logger:               log.With("component", "river"),
@@ -126,6 +147,7 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], mailer echogen.Mailer, se
 		JobTimeout:           min(5*time.Minute, opts.RescueAfter),
 		RescueStuckJobsAfter: opts.RescueAfter,
 		PollOnly:             opts.PollOnly,
+		Middleware:           opts.Middleware,
 	}
 	if opts.RetryDelay != nil {
 		cfg.RetryPolicy = retryPolicy(opts.RetryDelay)
@@ -134,7 +156,8 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], mailer echogen.Mailer, se
 	if err != nil {
 		return nil, nil, fmt.Errorf("create job queue: %w", err)
 	}
-	q.client = client
+	q.workerID = cfg.ID
+	q.client, q.admin = client, newAdminFactory(client, log)
 	return q, client, nil
 }
 
@@ -157,11 +180,68 @@ func (q *Queue) Start(ctx context.Context) error {
 			return fmt.Errorf("start job queue: %w", err)
 		}
 	}
+	if q.presence != nil {
+		if err := q.presence.start(ctx); err != nil {
+			return fmt.Errorf("start job queue: %w", err)
+		}
+	}
 	if err := q.client.Start(ctx); err != nil {
 		q.release()
 		return fmt.Errorf("start job queue: %w", err)
 	}
+	if q.presence != nil {
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		q.reaping, q.stopReap = make(chan struct{}), cancel
+		go func() {
+			defer close(q.reaping)
+			q.presence.run(rctx)
+		}()
+	}
 	return nil
+}
+
+// WorkerID is the River client id this process works jobs under: it is
+// what river_job.attempted_by records.
+func (q *Queue) WorkerID() string { return q.workerID }
+
+// Listen relays job events from other processes until ctx ends; without
+// them (SQLite, a transaction pooler) it returns at once, and progress
+// streams reread their job every few seconds instead.
+func (q *Queue) Listen(ctx context.Context) {
+	if q.pg != nil {
+		q.pg.listen(ctx)
+	}
+}
+
+// Revocations shares revoked sessions between the processes on one
+// PostgreSQL database; nil where there is one process (SQLite) or no
+// LISTEN (a transaction pooler).
+func (q *Queue) Revocations() echogen.RevocationFeed {
+	if q.pg == nil {
+		return nil
+	}
+	return &q.pg.revocations
+}
+
+// Depth counts the queue's unfinished entries by state: available,
+// scheduled, retryable and running.
+func (q *Queue) Depth(ctx context.Context) (map[string]int64, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT CAST(state AS TEXT), count(*) FROM river_job
+		WHERE state IN ('available', 'scheduled', 'retryable', 'running') GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("queue depth: %w", err)
+	}
+	defer rows.Close()
+	depth := map[string]int64{"available": 0, "scheduled": 0, "retryable": 0, "running": 0}
+	for rows.Next() {
+		var state string
+		var n int64
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("queue depth: %w", err)
+		}
+		depth[state] = n
+	}
+	return depth, rows.Err()
 }
 
 // Stop stops taking new jobs and waits for running ones until ctx ends;
@@ -190,6 +270,14 @@ func (q *Queue) Stop(ctx context.Context) error {
 func (q *Queue) release() {
 	if q.startup != nil {
 		q.startup.release()
+	}
+	if q.stopReap != nil {
+		q.stopReap()
+		<-q.reaping
+		q.stopReap = nil
+	}
+	if q.presence != nil {
+		q.presence.release(context.Background())
 	}
 }
 

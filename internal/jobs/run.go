@@ -129,50 +129,13 @@ func (w *jobWorker) Work(ctx context.Context, job *river.Job[RunJobArgs]) error 
 	return err
 }
 
-// broker tells watchers in this process that a job changed.
-type broker struct {
-	mu   sync.Mutex
-	subs map[string]map[chan struct{}]struct{}
-}
-
-func newBroker() *broker { return &broker{subs: map[string]map[chan struct{}]struct{}{}} }
-
-// Publish implements echogen.JobEvents.
-func (b *broker) Publish(_ context.Context, j *echogen.Job) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for ch := range b.subs[j.ID] {
-		select {
-		case ch <- struct{}{}:
-		default: // a signal is pending already; the watcher rereads the row
-		}
+// Events is the queue's job-change broker: across processes on PostgreSQL.
+func (q *Queue) Events() echogen.JobEvents {
+	if q.pg != nil {
+		return q.pg
 	}
+	return q.events
 }
-
-// Subscribe implements echogen.JobEvents.
-func (b *broker) Subscribe(jobID string) (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	b.mu.Lock()
-	if b.subs[jobID] == nil {
-		b.subs[jobID] = map[chan struct{}]struct{}{}
-	}
-	b.subs[jobID][ch] = struct{}{}
-	b.mu.Unlock()
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			delete(b.subs[jobID], ch)
-			if len(b.subs[jobID]) == 0 {
-				delete(b.subs, jobID)
-			}
-		})
-	}
-}
-
-// Events is the queue's job-change broker.
-func (q *Queue) Events() echogen.JobEvents { return q.events }
 
 var _ echogen.JobQueue = (*Queue)(nil)
 

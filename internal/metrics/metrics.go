@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -62,9 +63,11 @@ func New() *Metrics {
 	return m
 }
 
-// Handler serves the metrics in Prometheus's text format.
+// Handler serves the metrics in Prometheus's text format. A collector that
+// fails (the queue depth while the database is down) is left out rather
+// than failing the whole scrape.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
 // Request implements echogen.Observer. Unmatched routes share one label,
@@ -91,3 +94,33 @@ func (m *Metrics) ProviderCall(provider echogen.Provider, outcome string, d time
 
 // Streams implements echogen.Observer.
 func (m *Metrics) Streams(delta int) { m.streams.Add(float64(delta)) }
+
+// QueueDepth reports the job queue's unfinished entries by state.
+type QueueDepth func(ctx context.Context) (map[string]int64, error)
+
+// WatchQueue exports the queue's depth, read from the database at each
+// scrape (so every process reports the whole cluster's queue).
+func (m *Metrics) WatchQueue(depth QueueDepth) {
+	m.registry.MustRegister(&queueCollector{depth: depth, desc: prometheus.NewDesc("echogen_queue_jobs",
+		"Unfinished job queue entries by state (available, scheduled, retryable, running), across all processes.", []string{"state"}, nil)})
+}
+
+type queueCollector struct {
+	depth QueueDepth
+	desc  *prometheus.Desc
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	depth, err := c.depth(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for state, n := range depth {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), state)
+	}
+}

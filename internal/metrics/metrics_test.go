@@ -1,6 +1,8 @@
 package metrics_test
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -23,6 +25,9 @@ func TestMetricsAreServed(t *testing.T) {
 	m.Streams(1)
 	m.Streams(1)
 	m.Streams(-1)
+	m.WatchQueue(func(context.Context) (map[string]int64, error) {
+		return map[string]int64{"available": 7, "running": 2}, nil
+	})
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -36,10 +41,23 @@ func TestMetricsAreServed(t *testing.T) {
 		`echogen_provider_calls_total{outcome="ok",provider="openai"} 1`,
 		`echogen_provider_calls_total{outcome="rate_limited",provider="openai"} 1`,
 		`echogen_event_streams_open 1`,
+		`echogen_queue_jobs{state="available"} 7`,
+		`echogen_queue_jobs{state="running"} 2`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+func TestQueueDepthFailureIsReported(t *testing.T) {
+	m := metrics.New()
+	m.WatchQueue(func(context.Context) (map[string]int64, error) { return nil, errors.New("database is down") })
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	if rec.Code != 200 || !strings.Contains(body, "go_goroutines") || strings.Contains(body, "echogen_queue_jobs{") {
+		t.Errorf("status %d, body %q: the other metrics must still be served, and no made-up queue depth", rec.Code, body)
 	}
 }

@@ -112,20 +112,7 @@ func NewPostgresSimpleProtocol(t *testing.T) echogen.Store {
 
 func openPostgres(t *testing.T, params map[string]string) *postgres.DB {
 	t.Helper()
-	base := testenv.PostgresURL(t)
-	schema := "test_" + echogen.RandomString(12, "abcdefghijklmnopqrstuvwxyz0123456789")
-	adminExec(t, base, "CREATE SCHEMA "+schema)
-	t.Cleanup(func() { adminExec(t, base, "DROP SCHEMA "+schema+" CASCADE") })
-
-	if params == nil {
-		params = map[string]string{}
-	}
-	params["search_path"] = schema
-	dsn, err := withParams(base, params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := postgres.Open(t.Context(), dsn)
+	db, err := postgres.Open(t.Context(), PostgresSchemaURL(t, params))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,9 +124,32 @@ func openPostgres(t *testing.T, params map[string]string) *postgres.DB {
 	return db
 }
 
+// PostgresSchemaURL returns TEST_DATABASE_URL (or skips, see
+// testenv.PostgresURL) with a fresh schema as its search_path, dropped when
+// the test ends, and any other connection parameters given.
+func PostgresSchemaURL(t testing.TB, params map[string]string) string {
+	t.Helper()
+	base := testenv.PostgresURL(t)
+	if base == "" {
+		return ""
+	}
+	schema := "test_" + echogen.RandomString(12, "abcdefghijklmnopqrstuvwxyz0123456789")
+	adminExec(t, base, "CREATE SCHEMA "+schema)
+	t.Cleanup(func() { adminExec(t, base, "DROP SCHEMA "+schema+" CASCADE") })
+	all := map[string]string{"search_path": schema}
+	for k, v := range params {
+		all[k] = v
+	}
+	dsn, err := withParams(base, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
 // adminExec runs one statement on its own connection; it also runs in
 // cleanups, after the test's context is done.
-func adminExec(t *testing.T, dsn, stmt string) {
+func adminExec(t testing.TB, dsn, stmt string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
