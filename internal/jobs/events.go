@@ -85,8 +85,8 @@ type pgEvents struct {
 	*broker
 	revocations revocationFeed
 	pool        *pgxpool.Pool
-	connect func(context.Context) (*pgx.Conn, error)
-	log     *slog.Logger
+	connect     func(context.Context) (*pgx.Conn, error)
+	log         *slog.Logger
 }
 
 // Publish implements echogen.JobEvents.
