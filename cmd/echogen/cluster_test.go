@@ -121,6 +121,17 @@ func TestClusterLosesNothing(t *testing.T) {
 	}
 	const jobs = 50
 	c := startCluster(t, 2, 2)
+	// A worker serves probes and metrics, not the API.
+	for path, want := range map[string]int{"/health": 200, "/ready": 200, "/metrics": 200, "/api/v1/auth/me": 404, "/docs": 404} {
+		res, err := http.Get("http://" + c.workers[1].addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("worker GET %s: %d, want %d", path, res.StatusCode, want)
+		}
+	}
 	c.signUp(t, 5)
 	start := time.Now()
 	ids, owners := c.submit(t, jobs)
@@ -139,6 +150,15 @@ func TestClusterLosesNothing(t *testing.T) {
 
 	// A progress stream on the other API process follows a job to its end.
 	c.apis[1].waitFinished(t, owners[0], ids[0])
+	res, err := http.Get("http://" + c.apis[0].addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(metrics), `echogen_queue_jobs{state="available"}`) {
+		t.Error("the API's metrics lack the queue depth")
+	}
 	c.waitUntil(t, "every job finished", 5*time.Minute, func() bool { return c.count(t, finishedJobs) == jobs })
 	t.Logf("%d jobs in %s with a worker killed half way (%d of its jobs interrupted)", jobs, time.Since(start).Round(time.Second), interrupted)
 

@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "healthcheck":
 		return healthcheck(ctx, cfg, args[1:], stdout, stderr)
 	}
-	if cmd == "serve" {
+	if len(args) > 0 { // "serve" and its flags
 		if err := serveFlags(cfg, args[1:], stderr); err != nil {
 			return err
 		}

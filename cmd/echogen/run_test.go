@@ -58,7 +58,7 @@ func (w *logWatcher) String() string {
 func TestRunOnAFreshFolder(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	env := map[string]string{"HTTP_ADDR": "127.0.0.1:0"}
+	env := map[string]string{"HTTP_ADDR": "127.0.0.1:0", "ADMIN_EMAILS": "boss@example.com"}
 	logs := &logWatcher{listening: make(chan string, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -77,6 +77,7 @@ func TestRunOnAFreshFolder(t *testing.T) {
 		{"/ready", `"status":"ready"`},
 		{"/docs", "swagger-ui"},
 		{"/openapi.json", `"openapi":"3.1.0"`},
+		{"/admin/login", "<form"}, // ADMIN_EMAILS turns the job dashboard on
 	} {
 		res, err := http.Get("http://" + addr + tc.path)
 		if err != nil {
@@ -87,6 +88,13 @@ func TestRunOnAFreshFolder(t *testing.T) {
 		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), tc.want) {
 			t.Errorf("GET %s: %d, want 200 containing %q; got %.200s", tc.path, res.StatusCode, tc.want, body)
 		}
+	}
+
+	// The container health check asks the same server.
+	var probe bytes.Buffer
+	if err := run(ctx, []string{"healthcheck", "--url", "http://" + addr}, func(k string) string { return env[k] }, &probe, io.Discard); err != nil ||
+		!strings.Contains(probe.String(), "healthy") {
+		t.Errorf("healthcheck: %v %q", err, probe.String())
 	}
 
 	cancel()
@@ -124,6 +132,10 @@ func TestRunOnAFreshFolder(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data", "echogen.db")); err != nil {
 		t.Errorf("no SQLite database in ./data: %v", err)
+	}
+	// With the server gone, the health check fails.
+	if err := run(context.Background(), []string{"healthcheck", "--url", "http://" + addr, "--timeout", "2s"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil {
+		t.Error("healthcheck passed with no server")
 	}
 }
 
@@ -180,5 +192,20 @@ func TestGenerate(t *testing.T) {
 	}
 	if err := run(t.Context(), []string{"generate", "--out", "x.mp3"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
 		t.Error("generate without a source succeeded")
+	}
+}
+
+func TestServeRoleNeedsPostgres(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, args := range [][]string{{"serve", "--role=worker"}, {"serve", "--role=api"}, {"serve", "--role=scheduler"}, {"serve", "extra"}} {
+		err := run(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard)
+		if err == nil {
+			t.Errorf("%v: started", args)
+			continue
+		}
+		if want := map[string]string{"extra": "unexpected argument", "--role=scheduler": "all, api, worker"}[args[1]]; want != "" && !strings.Contains(err.Error(), want) ||
+			want == "" && !strings.Contains(err.Error(), "DATABASE_URL") {
+			t.Errorf("%v: %v", args, err)
+		}
 	}
 }

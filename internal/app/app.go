@@ -38,6 +38,7 @@ import (
 	"github.com/echogen/server/internal/provider/local"
 	"github.com/echogen/server/internal/provider/openai"
 	"github.com/echogen/server/internal/sqlite"
+	"github.com/echogen/server/internal/tracing"
 	"github.com/echogen/server/internal/vault"
 )
 
@@ -52,6 +53,7 @@ type App struct {
 	library  *echogen.LibraryService
 	jobs     *echogen.JobService
 	blobs    echogen.BlobStore
+	tracing  *tracing.Tracing
 }
 
 // database is the opened store with what the rest of the program needs of
@@ -149,7 +151,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	} else if cfg.Production() {
 		log.Warn("SMTP_HOST is not set: password-reset and confirmation mail cannot be delivered")
 	}
-	queue, err := db.newQueue(mailer, keyring, log, jobs.Options{Workers: cfg.JobWorkers, RescueAfter: rescueAfter(cfg, log)})
+	tr, err := tracing.Setup(ctx, tracing.Options{
+		Endpoint: cfg.OTelTracesEndpoint, BaseEndpoint: cfg.OTelEndpoint,
+		ServiceName: "echogen", ServiceVersion: httpapi.Version, Role: cfg.Role,
+		Untraced: []string{"/health", "/ready", "/metrics"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("OpenTelemetry (OTEL_EXPORTER_OTLP_*): %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tr.Shutdown(context.Background())
+		}
+	}()
+	queue, err := db.newQueue(mailer, keyring, log, jobs.Options{Workers: cfg.JobWorkers, RescueAfter: rescueAfter(cfg, log), Middleware: tr.RiverMiddleware()})
 	if err != nil {
 		return nil, err
 	}
@@ -204,14 +219,22 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		echogen.ProviderElevenLabs: models.elevenlabs, echogen.ProviderLocal: models.espeak,
 	}, clock)
 
+	var dashboard http.Handler
+	if len(cfg.AdminEmails) > 0 {
+		if dashboard, err = queue.AdminHandler(httpapi.AdminJobsPath); err != nil {
+			return nil, fmt.Errorf("job dashboard: %w", err)
+		}
+	}
 	handler := httpapi.NewServer(httpapi.Deps{
-		Accounts:  accounts,
-		Library:   library,
-		Jobs:      jobService,
-		Catalogue: catalogue,
-		Media:     mediaHandler,
-		Observer:  observer,
-		Metrics:   metricsHandler,
+		Admin:       dashboard,
+		AdminEmails: cfg.AdminEmails,
+		Accounts:    accounts,
+		Library:     library,
+		Jobs:        jobService,
+		Catalogue:   catalogue,
+		Media:       mediaHandler,
+		Observer:    observer,
+		Metrics:     metricsHandler,
 		Ready: []httpapi.ReadinessCheck{
 			{Name: "database", Check: db.store.Ping},
 			{Name: "storage", Check: media.Ping},
@@ -229,14 +252,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		AuthAccountRateLimitPerMinute: cfg.AuthAccountRateLimitPerMinute,
 		PublicURL:                     cfg.PublicURL,
 	})
-	return &App{cfg: cfg, log: log, db: db, queue: queue, handler: handler, accounts: accounts, library: library, jobs: jobService, blobs: media}, nil
+	return &App{cfg: cfg, log: log, db: db, queue: queue, handler: tr.Middleware(handler), accounts: accounts, library: library,
+		jobs: jobService, blobs: media, tracing: tr}, nil
 }
 
 // Handler is the HTTP API.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close closes the database.
-func (a *App) Close() error { return a.db.close() }
+// Close sends the last traces and closes the database.
+func (a *App) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(a.tracing.Shutdown(ctx), a.db.close())
+}
 
 // Serve runs this process's role until ctx ends: the job workers (roles
 // all and worker) and HTTP on ln — the API (roles all and api), or only

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/echogen/server/internal/echogen"
@@ -25,6 +26,13 @@ const touchInterval = time.Minute
 
 // maxUserAgent caps the user agent kept with a session.
 const maxUserAgent = 512
+
+// cleanUserAgent is the header as a session keeps it: valid UTF-8 without
+// NULs (PostgreSQL's text takes neither; a client's raw bytes made sign-in
+// a 500 there), at most maxUserAgent bytes.
+func cleanUserAgent(ua string) string {
+	return truncate(strings.ToValidUTF8(strings.ReplaceAll(ua, "\x00", ""), "\uFFFD"), maxUserAgent)
+}
 
 // Config tunes the built-in auth. Zero values mean the defaults.
 type Config struct {
@@ -139,11 +147,12 @@ func (s *Service) Identity(ctx context.Context, p echogen.Principal) (*echogen.I
 
 func identity(u *echogen.User) *echogen.Identity {
 	return &echogen.Identity{
-		UserID:       u.ID,
-		Email:        u.Email,
-		Phone:        u.Phone,
-		CreatedAt:    u.CreatedAt,
-		LastSignInAt: u.LastSignInAt,
+		UserID:           u.ID,
+		Email:            u.Email,
+		Phone:            u.Phone,
+		CreatedAt:        u.CreatedAt,
+		LastSignInAt:     u.LastSignInAt,
+		EmailConfirmedAt: u.EmailConfirmedAt,
 	}
 }
 
@@ -154,7 +163,7 @@ func (s *Service) openSession(ctx context.Context, u *echogen.User, client echog
 	sess := &echogen.Session{
 		ID:         echogen.NewID(),
 		UserID:     u.ID,
-		UserAgent:  truncate(client.UserAgent, maxUserAgent),
+		UserAgent:  cleanUserAgent(client.UserAgent),
 		IP:         client.IP,
 		CreatedAt:  now,
 		LastUsedAt: now,

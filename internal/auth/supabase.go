@@ -721,13 +721,14 @@ type tokenResponse struct {
 
 // gotrueUser is the part of GoTrue's user object we read.
 type gotrueUser struct {
-	ID           string             `json:"id"`
-	Email        string             `json:"email"`
-	Phone        string             `json:"phone"`
-	UserMetadata map[string]any     `json:"user_metadata"`
-	Identities   *[]json.RawMessage `json:"identities"` // nil when absent
-	CreatedAt    gotrueTime         `json:"created_at"`
-	LastSignInAt gotrueTime         `json:"last_sign_in_at"`
+	ID               string             `json:"id"`
+	Email            string             `json:"email"`
+	Phone            string             `json:"phone"`
+	UserMetadata     map[string]any     `json:"user_metadata"`
+	Identities       *[]json.RawMessage `json:"identities"` // nil when absent
+	CreatedAt        gotrueTime         `json:"created_at"`
+	LastSignInAt     gotrueTime         `json:"last_sign_in_at"`
+	EmailConfirmedAt gotrueTime         `json:"email_confirmed_at"`
 }
 
 func (u *gotrueUser) identity() echogen.Identity {
@@ -745,6 +746,10 @@ func (u *gotrueUser) identity() echogen.Identity {
 			id.FullName = strings.TrimSpace(v)
 			break
 		}
+	}
+	if !u.EmailConfirmedAt.IsZero() {
+		t := u.EmailConfirmedAt.Time
+		id.EmailConfirmedAt = &t
 	}
 	if !u.LastSignInAt.IsZero() {
 		t := u.LastSignInAt.Time

@@ -336,7 +336,7 @@ func TestSupabaseSignUp(t *testing.T) {
 				t.Fatalf("identity %s is not a stand-in user", id.UserID)
 			}
 			want := *tc.wantID
-			want.UserID = u.ID
+			want.UserID, want.EmailConfirmedAt = u.ID, u.EmailConfirmedAt
 			if diff := cmp.Diff(want, *id); diff != "" {
 				t.Errorf("identity (-want +got):\n%s", diff)
 			}
@@ -451,7 +451,7 @@ func TestSupabaseSignIn(t *testing.T) {
 				if err != nil {
 					t.Fatalf("SignIn: %v", err)
 				}
-				want := echogen.Identity{UserID: ada.ID, Email: adaEmail, FullName: "Ada Lovelace", CreatedAt: ada.CreatedAt, LastSignInAt: &sbStart}
+				want := echogen.Identity{UserID: ada.ID, Email: adaEmail, FullName: "Ada Lovelace", CreatedAt: ada.CreatedAt, LastSignInAt: &sbStart, EmailConfirmedAt: ada.EmailConfirmedAt}
 				if diff := cmp.Diff(want, *id); diff != "" {
 					t.Errorf("identity (-want +got):\n%s", diff)
 				}
@@ -925,7 +925,7 @@ func TestSupabaseIdentity(t *testing.T) {
 				t.Fatal(err)
 			}
 			u, _ := e.gt.User(ada.ID)
-			want := echogen.Identity{UserID: ada.ID, Email: adaEmail, FullName: "Ada Lovelace", CreatedAt: ada.CreatedAt, LastSignInAt: u.LastSignInAt}
+			want := echogen.Identity{UserID: ada.ID, Email: adaEmail, FullName: "Ada Lovelace", CreatedAt: ada.CreatedAt, LastSignInAt: u.LastSignInAt, EmailConfirmedAt: u.EmailConfirmedAt}
 			if diff := cmp.Diff(want, *id); diff != "" {
 				t.Errorf("identity (-want +got):\n%s", diff)
 			}

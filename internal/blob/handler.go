@@ -5,8 +5,10 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"net/textproto"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/echogen/server/internal/echogen"
@@ -60,7 +62,33 @@ func (l *Local) serveMedia(w http.ResponseWriter, r *http.Request) {
 	if g.Download {
 		h.Set("Content-Disposition", attachment(path.Base(g.Key)))
 	}
+	if selectsNothing(r.Header.Get("Range"), info.Size) {
+		r.Header.Del("Range")
+	}
 	http.ServeContent(w, r, "", info.ModTime, o)
+}
+
+// selectsNothing reports whether a Range header holds a suffix range that
+// selects no bytes: "-0", or any suffix of an empty object. net/http serves
+// those as a 206 with an invalid Content-Range such as "bytes 10-9/10"
+// (golang/go#81262); RFC 9110 lets a server ignore Range, so such a request
+// gets the whole object. The parsing follows net/http's.
+func selectsNothing(header string, size int64) bool {
+	specs, ok := strings.CutPrefix(header, "bytes=")
+	if !ok {
+		return false
+	}
+	for spec := range strings.SplitSeq(specs, ",") {
+		start, end, ok := strings.Cut(textproto.TrimString(spec), "-")
+		end = textproto.TrimString(end)
+		if !ok || textproto.TrimString(start) != "" || end == "" || end[0] == '-' {
+			continue // not a suffix range
+		}
+		if n, err := strconv.ParseInt(end, 10, 64); err == nil && (n == 0 || size == 0) {
+			return true
+		}
+	}
+	return false
 }
 
 // attachment returns a Content-Disposition that saves the file under name

@@ -78,9 +78,12 @@ type Config struct {
 	MonthlyBudgetUSD      *float64      // USER_MONTHLY_BUDGET_USD
 	ProviderCalls         int           // PROVIDER_MAX_CONCURRENT_CALLS
 	MetricsEnabled        bool          // METRICS_ENABLED
-	// OTelEndpoint turns on OpenTelemetry traces (OTLP over HTTP); the
-	// exporter also reads the other OTEL_EXPORTER_OTLP_* variables itself.
-	OTelEndpoint string // OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	// OTelEndpoint or OTelTracesEndpoint turns on OpenTelemetry traces
+	// (OTLP over HTTP): the base URL, to which /v1/traces is added, or the
+	// traces URL itself, which wins. The exporter reads the other
+	// OTEL_EXPORTER_OTLP_* variables (headers, certificates) itself.
+	OTelEndpoint       string // OTEL_EXPORTER_OTLP_ENDPOINT
+	OTelTracesEndpoint string // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
 	// Role is what `echogen serve` runs here: all (the API and the job
 	// workers), api, or worker. The --role flag overrides it.
 	Role string // SERVER_ROLE
@@ -234,7 +237,8 @@ func Load(getenv func(string) string, dotenv map[string]string) (*Config, error)
 		MonthlyBudgetUSD:      r.money("USER_MONTHLY_BUDGET_USD"),
 		ProviderCalls:         r.integer("PROVIDER_MAX_CONCURRENT_CALLS", 4, 1, 64),
 		MetricsEnabled:        r.boolean("METRICS_ENABLED", true),
-		OTelEndpoint:          firstNonEmpty(r.url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), r.url("OTEL_EXPORTER_OTLP_ENDPOINT")),
+		OTelEndpoint:          r.url("OTEL_EXPORTER_OTLP_ENDPOINT"),
+		OTelTracesEndpoint:    r.url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
 		AdminEmails:           lowered(r.list("ADMIN_EMAILS", nil)),
 		Role:                  r.oneOf("SERVER_ROLE", RoleAll, RoleAll, RoleAPI, RoleWorker),
 		IngestAllowPrivate:    r.boolean("INGEST_ALLOW_PRIVATE_ADDRESSES", false),
@@ -444,15 +448,6 @@ func (r *reader) list(key string, def []string) []string {
 		}
 	}
 	return out
-}
-
-func firstNonEmpty(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // lowered compares e-mail addresses the way sign-in does.

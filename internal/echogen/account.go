@@ -76,6 +76,9 @@ type Identity struct {
 	FullName     string // from sign-up metadata; the profile's value wins
 	CreatedAt    time.Time
 	LastSignInAt *time.Time
+	// EmailConfirmedAt is when the user proved the address is theirs; nil
+	// when they have not (yet).
+	EmailConfirmedAt *time.Time
 }
 
 // Principal is the caller of an authenticated request, read from a verified

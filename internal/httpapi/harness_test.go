@@ -54,6 +54,7 @@ type testEnv struct {
 	gotrue    *gotruetest.Server   // Supabase mode only
 	storage   *supabasetest.Server // Supabase mode only
 	logs      *lockedWriter
+	queue     *jobs.Queue // nil for stores the test wrapped
 	// secrets must never appear in a response or a log line.
 	secrets []string
 }
@@ -69,6 +70,8 @@ type envOptions struct {
 	wrapObjects func(echogen.UserObjects) echogen.UserObjects
 	uploads     echogen.UploadLimits
 	vault       *vault.Keyring
+	// adminEmails, when not nil, serves the job dashboard to them.
+	adminEmails []string
 }
 
 var testBuckets = echogen.Buckets{Audio: "podcast-audio", Art: "cover-art", Transcripts: "transcripts", Documents: "documents"}
@@ -147,18 +150,25 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 	model := llmtest.New(t, llmtest.OpenAI, (&llmtest.Brain{}).Answer)
 	llms := map[echogen.Provider]echogen.LLM{echogen.ProviderOpenAI: openai.New("OpenAI", model.URL, openai.Options{})}
 	observer := metrics.New()
-	jobService := startJobs(t, store, library, llms, o.vault, clock, log, observer)
+	jobService, queue := startJobs(t, store, library, llms, o.vault, clock, log, observer)
+	var dashboard http.Handler
+	if o.adminEmails != nil {
+		if dashboard, err = queue.AdminHandler(httpapi.AdminJobsPath); err != nil {
+			t.Fatal(err)
+		}
+	}
 	api := httpapi.NewServer(httpapi.Deps{
 		Accounts: accounts, Library: library, Jobs: jobService, Media: mediaHandler, Observer: observer, Metrics: observer.Handler(),
 		Catalogue: echogen.NewCatalogue(library, map[echogen.Provider]echogen.ModelLister{
 			echogen.ProviderOpenAI: openaiLister(provider.srv.URL + "/v1"),
 		}, map[echogen.Provider]echogen.VoiceLister{echogen.ProviderLocal: espeak.New(espeak.Options{})}, clock),
 		Ready: []httpapi.ReadinessCheck{{Name: "database", Check: store.Ping}}, Clock: clock, Log: log,
+		Admin: dashboard, AdminEmails: o.adminEmails,
 	}, o.opts)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return &testEnv{t: t, srv: srv, clock: clock, store: store, accounts: accounts, library: library, blobs: media, mediaRoot: mediaRoot, buckets: testBuckets,
-		provider: provider, model: model, mail: mail, gotrue: gotrue, storage: storage, logs: logs, secrets: []string{testJWTSecret}}
+		provider: provider, model: model, mail: mail, gotrue: gotrue, storage: storage, logs: logs, queue: queue, secrets: []string{testJWTSecret}}
 }
 
 // newBuiltinAuth is the built-in account backend with test-sized argon2.
@@ -222,11 +232,11 @@ func forEachStoreAndAuth(t *testing.T, fn func(t *testing.T, newEnv func(configu
 // content_ingest handler allowed to reach this test's loopback servers and
 // the script_generation handler calling llms. Stores the test wrapped (no
 // handles) get no queue.
-func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryService, llms map[echogen.Provider]echogen.LLM, keys *vault.Keyring, clock echogen.Clock, log *slog.Logger, observer *metrics.Metrics) *echogen.JobService {
+func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryService, llms map[echogen.Provider]echogen.LLM, keys *vault.Keyring, clock echogen.Clock, log *slog.Logger, observer *metrics.Metrics) (*echogen.JobService, *jobs.Queue) {
 	t.Helper()
 	lite, pg := storetest.Handles(store)
 	if lite == nil && pg == nil {
-		return nil
+		return nil, nil
 	}
 	noMail := mailFunc(func(context.Context, echogen.Mail) error { return nil })
 	opts := jobs.Options{PollInterval: 100 * time.Millisecond, RetryDelay: func(int) time.Duration { return 50 * time.Millisecond }}
@@ -259,7 +269,7 @@ func startJobs(t *testing.T, store echogen.Store, library *echogen.LibraryServic
 		defer cancel()
 		q.Stop(ctx)
 	})
-	return svc
+	return svc, q
 }
 
 type mailFunc func(context.Context, echogen.Mail) error
@@ -400,6 +410,21 @@ func (e *testEnv) signUp(email string) session {
 		e.t.Fatalf("sign-up: %d %s", r.status, r.raw)
 	}
 	return e.sessionFrom(r, email, password)
+}
+
+// confirmEmail marks the user's email address confirmed, as the link in
+// the confirmation mail would. Supabase's stand-in confirms at sign-up.
+func (e *testEnv) confirmEmail(s session) {
+	e.t.Helper()
+	if e.gotrue != nil {
+		if u, ok := e.gotrue.User(s.userID); !ok || u.EmailConfirmedAt == nil {
+			e.t.Fatalf("the GoTrue stand-in did not confirm %s at sign-up", s.email)
+		}
+		return
+	}
+	if err := e.store.ConfirmEmail(context.Background(), s.userID, e.clock.Now()); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 func (e *testEnv) signIn(email, password string) session {

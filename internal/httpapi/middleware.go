@@ -68,10 +68,16 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-ID", id)
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		// chi fills in the route pattern of a routing context it finds in
-		// the request, so make one here where the log line can read it.
-		routing := chi.NewRouteContext()
+		// the request, so make one here where the log line can read it;
+		// an unused one from further out (tracing names spans after the
+		// route) is shared.
 		ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
-		r = r.WithContext(context.WithValue(ctx, chi.RouteCtxKey, routing))
+		routing := chi.RouteContext(ctx)
+		if routing == nil || len(routing.RoutePatterns) > 0 {
+			routing = chi.NewRouteContext()
+			ctx = context.WithValue(ctx, chi.RouteCtxKey, routing)
+		}
+		r = r.WithContext(ctx)
 
 		defer func() {
 			if v := recover(); v != nil {

@@ -4,7 +4,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -57,6 +61,12 @@ type Deps struct {
 	Ready   []ReadinessCheck
 	Clock   echogen.Clock
 	Log     *slog.Logger
+	// Admin, when set, is the job dashboard (River UI) built for
+	// AdminJobsPath. It is served there to AdminEmails only, with a login
+	// page at /admin/login.
+	Admin http.Handler
+	// AdminEmails are the administrators' email addresses.
+	AdminEmails []string
 }
 
 // ReadinessCheck is one dependency /ready checks.
@@ -117,6 +127,7 @@ func NewServer(d Deps, opts Options) *Server {
 	config.DocsPath = "" // served below from embedded assets, not a CDN
 	config.SchemasPath = ""
 	config.CreateHooks = nil // no "$schema" keys in bodies: the client's shapes are exact
+	config.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	config.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT"},
 	}
@@ -142,6 +153,9 @@ func NewServer(d Deps, opts Options) *Server {
 	if d.Metrics != nil {
 		router.Handle("/metrics", d.Metrics)
 	}
+	if d.Admin != nil {
+		s.registerAdmin(router, d.Admin, d.AdminEmails)
+	}
 
 	docs := swaggerui.Handler("/docs", "/openapi.json")
 	router.Handle("/docs", docs)
@@ -157,6 +171,55 @@ func NewServer(d Deps, opts Options) *Server {
 	})
 	s.handler = s.observe(corsHandler.Handler(router))
 	return s
+}
+
+// maxJSONDepth bounds how deeply a JSON request body may nest arrays and
+// objects. No request needs more than a few levels, while free-form fields
+// (metadata, preferences, payloads) would otherwise take anything: SQLite's
+// json_valid() refuses documents nested past 1000 levels, which made such
+// a body a 500, and every recursive walk of a value pays for the depth.
+const maxJSONDepth = 64
+
+// jsonFormat is huma's JSON format, refusing before decoding (a 422 on
+// "body") what no request needs and the databases cannot store: nesting
+// deeper than maxJSONDepth, and NUL characters in strings, which
+// PostgreSQL's text and jsonb refuse (they made such a body a 500 there).
+var jsonFormat = huma.Format{
+	Marshal: huma.DefaultJSONFormat.Marshal,
+	Unmarshal: func(data []byte, v any) error {
+		if err := checkJSONBody(data, maxJSONDepth); err != nil {
+			return err
+		}
+		return json.Unmarshal(data, v)
+	},
+}
+
+// checkJSONBody fails when data opens more than maxDepth arrays and objects
+// inside one another or holds a \u0000 escape in a string. It reads only
+// brackets and strings: whether the rest is valid JSON is the decoder's
+// business (a raw NUL byte, for one, is not).
+func checkJSONBody(data []byte, maxDepth int) error {
+	depth, inString := 0, false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case inString && c == '\\':
+			if bytes.HasPrefix(data[i+1:], []byte("u0000")) {
+				return errors.New("strings must not contain NUL characters (\\u0000)")
+			}
+			i++ // the escaped character cannot end the string
+		case inString:
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > maxDepth {
+				return fmt.Errorf("JSON nested deeper than %d levels", maxDepth)
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return nil
 }
 
 func containsWildcard(origins []string) bool {

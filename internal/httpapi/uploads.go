@@ -86,7 +86,13 @@ func (s *Server) registerUploads(api huma.API) {
 				if kind == "" {
 					return nil, echogen.Invalid([]string{"body", "kind"}, "missing", "send kind (audio, image or document) before file, or as ?kind=")
 				}
-				obj, err := s.library.Upload(ctx, principalFrom(ctx), echogen.UploadKind(kind), part.FileName(), part)
+				file := &uploadPart{part: part}
+				obj, err := s.library.Upload(ctx, principalFrom(ctx), echogen.UploadKind(kind), part.FileName(), file)
+				if file.err != nil {
+					// The body broke off or lost its boundary: the client's
+					// malformed request, however the object store reported it.
+					return nil, echogen.Invalid([]string{"body", "file"}, "value_error", "malformed multipart body: the file part ends without its closing boundary")
+				}
 				if err != nil {
 					return nil, err
 				}
@@ -99,6 +105,21 @@ func (s *Server) registerUploads(api huma.API) {
 	})
 	body := uploadRequestBody
 	api.OpenAPI().Paths[s.path("/uploads")].Post.RequestBody = &body
+}
+
+// uploadPart reads the file part of an upload and keeps its first read
+// error: a body cut short is the client's fault, not the server's.
+type uploadPart struct {
+	part *multipart.Part
+	err  error
+}
+
+func (u *uploadPart) Read(p []byte) (int, error) {
+	n, err := u.part.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && u.err == nil {
+		u.err = err
+	}
+	return n, err
 }
 
 // readField reads a small form field.

@@ -144,6 +144,7 @@ const (
 	sqliteConstraintUnique      = 2067 // SQLITE_CONSTRAINT_UNIQUE
 	pgUniqueViolation           = "23505"
 	pgInvalidTextRepresentation = "22P02"
+	pgCharacterNotInRepertoire  = "22021" // a NUL byte or invalid UTF-8 in a text argument
 )
 
 // isUniqueViolation reports whether err is a unique or primary key violation.
@@ -157,11 +158,13 @@ func isUniqueViolation(err error) bool {
 }
 
 // isMalformedID reports whether PostgreSQL refused a value as input for a
-// column type, which for our queries means an id that is not a UUID. SQLite
-// simply finds no row for such an id; callers treat both the same way.
+// column type, which for our queries means an id that is not a UUID, or
+// refused a text argument it cannot even decode (a NUL byte, invalid
+// UTF-8: an id or filter from a hostile URL). SQLite simply finds no row
+// for such a value; callers treat both the same way.
 func isMalformedID(err error) bool {
 	var pe postgresError
-	return errors.As(err, &pe) && pe.SQLState() == pgInvalidTextRepresentation
+	return errors.As(err, &pe) && (pe.SQLState() == pgInvalidTextRepresentation || pe.SQLState() == pgCharacterNotInRepertoire)
 }
 
 // utcDay is the SQL for a time column's UTC date as YYYY-MM-DD.
