@@ -3,6 +3,7 @@ package echogen
 import (
 	"context"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -33,4 +34,15 @@ type Fetcher interface {
 // with the user's key.
 type Scraper interface {
 	Scrape(ctx context.Context, apiKey, url string) (*Document, error)
+}
+
+// storable drops what no database keeps: NUL characters (PostgreSQL's text
+// refuses them) and invalid UTF-8, which pages, PDFs and scrapers can
+// carry.
+func (d *Document) storable() *Document {
+	out := *d
+	for _, f := range []*string{&out.Title, &out.Markdown, &out.URL, &out.SiteName, &out.Author, &out.Language, &out.ContentType, &out.Excerpt} {
+		*f = strings.ToValidUTF8(strings.ReplaceAll(*f, "\x00", ""), "\uFFFD")
+	}
+	return &out
 }

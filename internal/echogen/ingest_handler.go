@@ -146,6 +146,7 @@ func (h *IngestHandler) Run(ctx context.Context, run JobRun) (map[string]any, er
 	if err != nil {
 		return nil, err
 	}
+	doc = doc.storable()
 	run.Progress(ctx, Progress{Stage: "saving", Percent: 80, Message: "saving the content"})
 	if strings.TrimSpace(doc.Markdown) == "" {
 		return nil, Errorf(KindInvalid, "no_text", "no readable text found in the source")

@@ -410,3 +410,31 @@ func mustRequest(t *testing.T, method, url, token string) *http.Request {
 	req.Header.Set("Authorization", "Bearer "+token)
 	return req
 }
+
+// TestIngestStoresOnlyStorableText: a page carrying NUL characters and
+// invalid UTF-8 (which PostgreSQL's text refuses) is saved cleaned, on
+// every store, rather than failing the job.
+func TestIngestStoresOnlyStorableText(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(*testing.T) echogen.Store) {
+		e := newTestEnv(t, newStore)
+		ada := e.signUp("ada@example.com")
+		site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Write([]byte("Tide\x00 tables\xff are printed a year ahead, and harbour masters plan every large ship's arrival around them.\n"))
+		}))
+		defer site.Close()
+		r := e.do("POST", "/api/v1/content/ingest", ada.access, `{"url":"`+site.URL+`/notes.txt"}`)
+		if r.status != http.StatusAccepted {
+			t.Fatalf("ingest: %d %s", r.status, r.raw)
+		}
+		job := e.waitJob(t, ada.access, r.object(t)["id"].(string))
+		if job["status"] != "succeeded" {
+			t.Fatalf("ingest job: %v", job)
+		}
+		content := e.do("GET", "/api/v1/content/"+job["result"].(map[string]any)["content_id"].(string), ada.access, "").object(t)
+		md := content["markdown"].(string)
+		if !strings.Contains(md, "Tide tables") || strings.ContainsRune(md, 0) {
+			t.Errorf("stored markdown %q", md)
+		}
+	})
+}
