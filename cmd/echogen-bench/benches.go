@@ -25,13 +25,13 @@ func benchMe(ctx context.Context, out io.Writer, databaseURL string, conns int, 
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Close()
 	u, err := srv.signUp(http.DefaultClient, "bench@example.com", "bench-password-1")
 	if err != nil {
 		return err
 	}
 	header := http.Header{"Authorization": {"Bearer " + u.token}, "Accept": {"application/json"}}
-	req, _ := http.NewRequest(http.MethodGet, srv.url+"/api/v1/auth/me", nil)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/auth/me", nil)
 	req.Header = header.Clone()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -59,8 +59,8 @@ func benchMe(ctx context.Context, out io.Writer, databaseURL string, conns int, 
 		db = "postgres"
 	}
 	fmt.Fprintf(out, "# %d connections, %s per phase, database %s, response %d bytes\n", conns, d, db, len(body))
-	load(ctx, srv.url+"/api/v1/auth/me", header, body, conns, d/5) // warm up
-	api := load(ctx, srv.url+"/api/v1/auth/me", header, body, conns, d)
+	load(ctx, srv.URL+"/api/v1/auth/me", header, body, conns, d/5) // warm up
+	api := load(ctx, srv.URL+"/api/v1/auth/me", header, body, conns, d)
 	baseline := load(ctx, "http://"+ln.Addr().String()+"/", header, body, conns, d)
 	fmt.Fprintf(out, "GET /api/v1/auth/me  %s\n", api)
 	fmt.Fprintf(out, "bare net/http        %s\n", baseline)
@@ -78,7 +78,7 @@ func benchSignIn(ctx context.Context, out io.Writer, databaseURL string, n, hash
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Close()
 	users := make([]user, n)
 	for i := range users {
 		if users[i], err = srv.signUp(http.DefaultClient, fmt.Sprintf("user%d@example.com", i), "bench-password-1"); err != nil {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/echogen/server/internal/apptest"
 	"github.com/echogen/server/internal/echogen"
 	"github.com/echogen/server/internal/jobs"
 	"github.com/echogen/server/internal/postgres"
@@ -76,7 +77,7 @@ func benchJobs(ctx context.Context, out io.Writer, databaseURL string, n int) er
 		}
 	} else {
 		db = "postgres"
-		url, drop, err := benchSchema(ctx, databaseURL)
+		url, drop, err := apptest.Schema(ctx, databaseURL)
 		if err != nil {
 			return err
 		}

@@ -21,7 +21,7 @@ func benchLibrary(ctx context.Context, out io.Writer, databaseURL string, conns 
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Close()
 	u, err := srv.signUp(http.DefaultClient, "library@example.com", "bench-password-1")
 	if err != nil {
 		return err
@@ -47,9 +47,9 @@ func benchLibrary(ctx context.Context, out io.Writer, databaseURL string, conns 
 	header := http.Header{"Authorization": {"Bearer " + u.token}}
 	// Each answer carries freshly signed URLs, so bodies differ: check the
 	// status only (want = nil).
-	load(ctx, srv.url+"/api/v1/podcasts?limit=20", header, nil, conns, d/5)
-	list := load(ctx, srv.url+"/api/v1/podcasts?limit=20", header, nil, conns, d)
-	me := load(ctx, srv.url+"/api/v1/auth/me", header, nil, conns, d)
+	load(ctx, srv.URL+"/api/v1/podcasts?limit=20", header, nil, conns, d/5)
+	list := load(ctx, srv.URL+"/api/v1/podcasts?limit=20", header, nil, conns, d)
+	me := load(ctx, srv.URL+"/api/v1/auth/me", header, nil, conns, d)
 	fmt.Fprintf(out, "# %d connections, %s per phase\n", conns, d)
 	fmt.Fprintf(out, "GET /api/v1/podcasts?limit=20  %s\n", list)
 	fmt.Fprintf(out, "GET /api/v1/auth/me            %s\n", me)
@@ -68,7 +68,7 @@ func benchUpload(ctx context.Context, out io.Writer, databaseURL string) error {
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Close()
 	u, err := srv.signUp(http.DefaultClient, "upload@example.com", "bench-password-1")
 	if err != nil {
 		return err
@@ -182,15 +182,15 @@ func benchPNG() []byte {
 	return append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), make([]byte, 200)...)
 }
 
-func (s *server) postJSON(u user, path, body string) (string, error) {
-	req, _ := http.NewRequest(http.MethodPost, s.url+path, strings.NewReader(body))
+func (s server) postJSON(u user, path, body string) (string, error) {
+	req, _ := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+u.token)
 	return s.idFrom(req, "id")
 }
 
-func (s *server) getJSON(u user, path string, v any) error {
-	req, _ := http.NewRequest(http.MethodGet, s.url+path, nil)
+func (s server) getJSON(u user, path string, v any) error {
+	req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+u.token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -204,7 +204,7 @@ func (s *server) getJSON(u user, path string, v any) error {
 }
 
 // uploadFile streams data as a multipart upload and returns its storage path.
-func (s *server) uploadFile(u user, kind, name string, data io.Reader) (string, error) {
+func (s server) uploadFile(u user, kind, name string, data io.Reader) (string, error) {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
@@ -220,13 +220,13 @@ func (s *server) uploadFile(u user, kind, name string, data io.Reader) (string, 
 		}
 		pw.CloseWithError(err)
 	}()
-	req, _ := http.NewRequest(http.MethodPost, s.url+"/api/v1/uploads", pr)
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/api/v1/uploads", pr)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+u.token)
 	return s.idFrom(req, "storage_path")
 }
 
-func (s *server) idFrom(req *http.Request, key string) (string, error) {
+func (s server) idFrom(req *http.Request, key string) (string, error) {
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return "", err

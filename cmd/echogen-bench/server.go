@@ -6,106 +6,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	neturl "net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/echogen/server/internal/app"
-	"github.com/echogen/server/internal/config"
+	"github.com/echogen/server/internal/apptest"
 )
 
-// server is the real application, in-process, on a loopback port.
-type server struct {
-	url     string
-	stop    func()
-	dataDir string
-}
+// server is the real application, in-process, on a loopback port, with
+// the benchmarks' helpers.
+type server struct{ *apptest.Server }
 
-func startServer(ctx context.Context, databaseURL string, extra map[string]string) (*server, error) {
-	dir, err := os.MkdirTemp("", "echogen-bench-*")
-	if err != nil {
-		return nil, err
-	}
-	dropSchema := func() {}
-	if databaseURL != "" {
-		if databaseURL, dropSchema, err = benchSchema(ctx, databaseURL); err != nil {
-			return nil, err
-		}
-	}
-	env := map[string]string{
-		"DATA_DIR":                           dir,
-		"DATABASE_URL":                       databaseURL,
-		"LOG_LEVEL":                          "error",
-		"API_RATE_LIMIT_PER_MINUTE":          "0", // measure the server, not the limiter's refusals
-		"AUTH_RATE_LIMIT_PER_MINUTE":         "0",
-		"AUTH_ACCOUNT_RATE_LIMIT_PER_MINUTE": "0",
-	}
-	for k, v := range extra {
-		env[k] = v
-	}
-	cfg, err := config.Load(func(k string) string { return env[k] }, nil)
-	if err != nil {
-		return nil, err
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	a, err := app.New(ctx, cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := a.Serve(sctx, ln); err != nil {
-			log.Error("serve", "error", err)
-		}
-	}()
-	return &server{url: "http://" + ln.Addr().String(), dataDir: dir, stop: func() {
-		cancel()
-		<-done
-		a.Close()
-		os.RemoveAll(dir)
-		dropSchema()
-	}}, nil
-}
-
-// benchSchema creates a schema of its own for one run in the PostgreSQL
-// database at url, and returns a URL whose connections use it and a
-// function that drops it.
-func benchSchema(ctx context.Context, url string) (string, func(), error) {
-	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())
-	exec := func(stmt string) error {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(context.Background())
-		_, err = conn.Exec(ctx, stmt)
-		return err
-	}
-	if err := exec("CREATE SCHEMA " + schema); err != nil {
-		return "", nil, fmt.Errorf("create bench schema: %w", err)
-	}
-	u, err := neturl.Parse(url)
-	if err != nil {
-		return "", nil, err
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), func() { _ = exec("DROP SCHEMA " + schema + " CASCADE") }, nil
+func startServer(ctx context.Context, databaseURL string, extra map[string]string) (server, error) {
+	s, err := apptest.Start(ctx, apptest.Options{DatabaseURL: databaseURL, Env: extra})
+	return server{s}, err
 }
 
 // user is a signed-up account with its access token.
@@ -113,9 +29,9 @@ type user struct {
 	email, password, token string
 }
 
-func (s *server) signUp(client *http.Client, email, password string) (user, error) {
+func (s server) signUp(client *http.Client, email, password string) (user, error) {
 	body := fmt.Sprintf(`{"method":"email","email":%q,"password":%q}`, email, password)
-	res, err := client.Post(s.url+"/api/v1/auth/signup", "application/json", strings.NewReader(body))
+	res, err := client.Post(s.URL+"/api/v1/auth/signup", "application/json", strings.NewReader(body))
 	if err != nil {
 		return user{}, err
 	}
@@ -135,9 +51,9 @@ func (s *server) signUp(client *http.Client, email, password string) (user, erro
 	return user{email: email, password: password, token: out.Session.AccessToken}, nil
 }
 
-func (s *server) signIn(client *http.Client, u user) error {
+func (s server) signIn(client *http.Client, u user) error {
 	body := fmt.Sprintf(`{"method":"email","email":%q,"password":%q}`, u.email, u.password)
-	res, err := client.Post(s.url+"/api/v1/auth/signin", "application/json", strings.NewReader(body))
+	res, err := client.Post(s.URL+"/api/v1/auth/signin", "application/json", strings.NewReader(body))
 	if err != nil {
 		return err
 	}
