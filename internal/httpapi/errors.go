@@ -66,6 +66,10 @@ func statusOf(k echogen.Kind) int {
 	return http.StatusInternalServerError
 }
 
+// statusClientClosedRequest is nginx's status for a request whose client
+// left before the answer; metrics count it apart from server errors.
+const statusClientClosedRequest = 499
+
 // toErrorResponse turns any error into the response the client sees. A
 // non-domain error is an internal one: it is logged with its cause, and the
 // client gets a generic message.
@@ -73,6 +77,13 @@ func toErrorResponse(info *requestInfo, err error) *errorResponse {
 	var resp *errorResponse
 	if errors.As(err, &resp) {
 		return resp
+	}
+	if errors.Is(err, context.Canceled) {
+		// The client went away (a server shutdown waits for requests
+		// instead of cancelling them): nobody reads this answer, and it is
+		// not the server's failure, so it is neither a 500 nor an error log.
+		info.log.Info("client closed the request", "error", err.Error())
+		return &errorResponse{status: statusClientClosedRequest, Detail: "Client Closed Request", Code: "client_closed_request", RequestID: info.id}
 	}
 	var de *echogen.Error
 	if !errors.As(err, &de) {
