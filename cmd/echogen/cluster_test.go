@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,9 @@ type cluster struct {
 	tokens        []string // one signed-up user each
 }
 
-func startCluster(t testing.TB, apis, workers int) *cluster {
+// startCluster starts the processes; each worker runs up to slots jobs at
+// once (JOB_WORKERS).
+func startCluster(t testing.TB, apis, workers, slots int) *cluster {
 	t.Helper()
 	testenv.RequireTool(t, "espeak-ng", "espeak-ng")
 	dbURL := storetest.PostgresSchemaURL(t, nil)
@@ -41,7 +44,7 @@ func startCluster(t testing.TB, apis, workers int) *cluster {
 			"STORAGE_BACKEND=s3", "S3_ENDPOINT=" + s3, "S3_ACCESS_KEY_ID=" + testenv.VersityAccessKey,
 			"S3_SECRET_ACCESS_KEY=" + testenv.VersitySecretKey, "S3_FORCE_PATH_STYLE=true",
 			"API_RATE_LIMIT_PER_MINUTE=0", "AUTH_RATE_LIMIT_PER_MINUTE=0", "AUTH_ACCOUNT_RATE_LIMIT_PER_MINUTE=0",
-			"JOB_WORKERS=4", "MAX_RUNNING_JOBS_PER_USER=10", "LOG_LEVEL=info",
+			"JOB_WORKERS=" + strconv.Itoa(slots), "MAX_RUNNING_JOBS_PER_USER=10", "LOG_LEVEL=info",
 		}
 	}
 	// The first process migrates and writes the installation's secrets
@@ -120,7 +123,7 @@ func TestClusterLosesNothing(t *testing.T) {
 		t.Skip("runs four server processes and 50 podcast jobs")
 	}
 	const jobs = 50
-	c := startCluster(t, 2, 2)
+	c := startCluster(t, 2, 2, 4)
 	// A worker serves probes and metrics, not the API.
 	for path, want := range map[string]int{"/health": 200, "/ready": 200, "/metrics": 200, "/api/v1/auth/me": 404, "/docs": 404} {
 		res, err := http.Get("http://" + c.workers[1].addr + path)
@@ -231,24 +234,31 @@ const tideText = `Tides are the rise and fall of the sea caused by the pull of t
 	`Over millions of years the tides have even slowed the Earth's spin, lengthening the day by a little under two milliseconds a century.`
 
 // BenchmarkClusterJobs measures the offline pipeline's throughput with one
-// and two worker processes (one API process, 20 podcast_generation jobs of
-// one minute each): go test ./cmd/echogen -run '^$' -bench ClusterJobs -benchtime 1x
+// and two worker processes, each running one or four jobs at once (one API
+// process, 20 podcast_generation jobs of one minute each):
+// go test ./cmd/echogen -run '^$' -bench ClusterJobs -benchtime 1x
 func BenchmarkClusterJobs(b *testing.B) {
 	const jobs = 20
-	for _, workers := range []int{1, 2} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			for range b.N {
-				c := startCluster(b, 1, workers)
-				c.signUp(b, 5)
-				start := time.Now()
-				c.submit(b, jobs)
-				c.waitUntil(b, "every job finished", 10*time.Minute, func() bool { return c.count(b, finishedJobs) == jobs })
-				elapsed := time.Since(start)
-				if n := c.count(b, `SELECT count(*) FROM processing_jobs WHERE status = 'succeeded'`); n != jobs {
-					b.Fatalf("%d of %d jobs succeeded", n, jobs)
-				}
-				b.ReportMetric(jobs/elapsed.Minutes(), "jobs/min")
-			}
-		})
+	for _, slots := range []int{1, 4} {
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("slots=%d/workers=%d", slots, workers), func(b *testing.B) {
+				benchmarkCluster(b, workers, slots, jobs)
+			})
+		}
+	}
+}
+
+func benchmarkCluster(b *testing.B, workers, slots, jobs int) {
+	for range b.N {
+		c := startCluster(b, 1, workers, slots)
+		c.signUp(b, 5)
+		start := time.Now()
+		c.submit(b, jobs)
+		c.waitUntil(b, "every job finished", 10*time.Minute, func() bool { return c.count(b, finishedJobs) == jobs })
+		elapsed := time.Since(start)
+		if n := c.count(b, `SELECT count(*) FROM processing_jobs WHERE status = 'succeeded'`); n != jobs {
+			b.Fatalf("%d of %d jobs succeeded", n, jobs)
+		}
+		b.ReportMetric(float64(jobs)/elapsed.Minutes(), "jobs/min")
 	}
 }

@@ -225,7 +225,7 @@ func Load(getenv func(string) string, dotenv map[string]string) (*Config, error)
 		UploadMaxImageMB:  r.integer("UPLOAD_MAX_IMAGE_MB", 10, 1, 1_000),
 		UploadMaxDocMB:    r.integer("UPLOAD_MAX_DOCUMENT_MB", 50, 1, 10_000),
 
-		JobWorkers:            r.integer("JOB_WORKERS", 10, 0, 1000),
+		JobWorkers:            r.integer("JOB_WORKERS", 10, 1, 1000),
 		JobRescueAfter:        r.duration("JOB_RESCUE_AFTER", 0, time.Second, 24*time.Hour),
 		MaxRunningJobsPerUser: r.integer("MAX_RUNNING_JOBS_PER_USER", 2, 1, 1000),
 		IngestMaxMB:           r.integer("INGEST_MAX_MB", 10, 1, 1000),

@@ -113,13 +113,15 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
-// clientIP is the peer address, or the first X-Forwarded-For hop when the
-// operator says a trusted proxy sets it.
+// clientIP is the peer address or, when the operator says a trusted proxy
+// is in front, the address that proxy appended to X-Forwarded-For: the
+// last one. The earlier ones are whatever the client sent, so trusting
+// them would let a client choose its own rate-limit key.
 func (s *Server) clientIP(r *http.Request) string {
 	if s.opts.TrustProxyHeaders {
-		if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
-			first, _, _ := strings.Cut(fwd, ",")
-			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+		if fwd := strings.Join(r.Header.Values("X-Forwarded-For"), ","); fwd != "" {
+			last := fwd[strings.LastIndex(fwd, ",")+1:]
+			if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
 				return ip.String()
 			}
 		}

@@ -63,7 +63,11 @@ func (s *Server) registerUploads(api huma.API) {
 		Description: "multipart/form-data with `kind` (audio, image or document) and then `file`. The type is sniffed " +
 			"from the bytes and must fit the kind; size caps per kind (defaults: audio 200 MB, image 10 MB, document 50 MB) answer 413.",
 	}, func(ctx context.Context, in *uploadInput) (*struct{ Body uploadResponse }, error) {
-		_ = http.NewResponseController(in.w).SetReadDeadline(time.Now().Add(uploadReadTimeout))
+		// A large upload outlasts the server's read and write timeouts,
+		// and its answer comes only after the last byte.
+		rc := http.NewResponseController(in.w)
+		_ = rc.SetReadDeadline(time.Now().Add(uploadReadTimeout))
+		_ = rc.SetWriteDeadline(time.Now().Add(uploadReadTimeout + time.Minute))
 		mr, err := in.req.MultipartReader()
 		if err != nil {
 			return nil, echogen.Invalid([]string{"body"}, "value_error", "send multipart/form-data with the fields kind and file")

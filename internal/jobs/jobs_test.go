@@ -101,6 +101,16 @@ func newKeyring(t *testing.T) *vault.Keyring {
 	return k
 }
 
+// newMailQueue is a queue whose mail goes nowhere.
+func newMailQueue(t *testing.T, b backend) *jobs.Queue {
+	t.Helper()
+	q, err := b.newQueue(mailerFunc(func(context.Context, echogen.Mail) error { return nil }), newKeyring(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
 func start(t *testing.T, q *jobs.Queue) {
 	t.Helper()
 	if err := q.Start(t.Context()); err != nil {
@@ -200,10 +210,7 @@ func TestPurgeRunsOnStart(t *testing.T) {
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			b := open(t)
-			q, err := b.newQueue(mailerFunc(func(context.Context, echogen.Mail) error { return nil }), newKeyring(t))
-			if err != nil {
-				t.Fatal(err)
-			}
+			q := newMailQueue(t, b)
 			ran := make(chan int, 1)
 			q.SchedulePurge(purgerFunc(func(_ context.Context, limit int) (int, error) {
 				ran <- limit

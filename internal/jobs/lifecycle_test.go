@@ -46,10 +46,7 @@ type jobEnv struct {
 
 func newJobEnv(t *testing.T, b backend, maxRunning int, handlers ...echogen.JobHandler) *jobEnv {
 	t.Helper()
-	q, err := b.newQueue(mailerFunc(func(context.Context, echogen.Mail) error { return nil }), newKeyring(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := newMailQueue(t, b)
 	svc := echogen.NewJobService(b.store, q, q.Events(), echogen.SystemClock{}, slog.New(slog.DiscardHandler), maxRunning, nil)
 	for _, h := range handlers {
 		svc.Register(h)

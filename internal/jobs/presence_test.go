@@ -17,10 +17,7 @@ const presenceLock = "SELECT pg_advisory_lock(25955, hashtext($1))"
 func TestPostgresWorkerRequeuesOnlyTheJobsOfDeadWorkers(t *testing.T) {
 	b := backends(t)["postgres"](t)
 	ctx := t.Context()
-	q, err := b.newQueue(mailerFunc(func(context.Context, echogen.Mail) error { return nil }), newKeyring(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := newMailQueue(t, b)
 	echo := &testHandler{typ: "echo", limit: echogen.JobLimits{MaxAttempts: 3, Timeout: time.Hour},
 		run: func(context.Context, int, echogen.JobRun) (map[string]any, error) {
 			return map[string]any{"ok": true}, nil
@@ -84,14 +81,8 @@ func TestPostgresEventsReachOtherProcesses(t *testing.T) {
 	b := backends(t)["postgres"](t)
 	ctx, cancel := context.WithCancel(t.Context())
 	listening := make(chan struct{})
-	api, err := b.newQueue(mailerFunc(func(context.Context, echogen.Mail) error { return nil }), newKeyring(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	worker, err := b.newQueue(mailerFunc(func(context.Context, echogen.Mail) error { return nil }), newKeyring(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := newMailQueue(t, b)
+	worker := newMailQueue(t, b)
 	revoked := make(chan echogen.Revocation, 1)
 	api.Revocations().Subscribe(func(r echogen.Revocation) { revoked <- r })
 	job := &echogen.Job{ID: echogen.NewID()}
@@ -142,10 +133,7 @@ func TestQueueDepth(t *testing.T) {
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			b := open(t)
-			q, err := b.newQueue(mailerFunc(func(context.Context, echogen.Mail) error { return nil }), newKeyring(t))
-			if err != nil {
-				t.Fatal(err)
-			}
+			q := newMailQueue(t, b)
 			for range 3 {
 				if err := q.EnqueueMail(t.Context(), echogen.Mail{To: "ada@example.com", Subject: "hi"}); err != nil {
 					t.Fatal(err)

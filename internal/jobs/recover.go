@@ -28,7 +28,7 @@ import (
 // that every "running" entry belongs to a process that is gone, and makes
 // it available again before taking its own shared lock. If another live
 // process holds the lock, nothing is touched and River's rescuer does its
-// usual work. On PostgreSQL the rescuer always does it.
+// usual work. PostgreSQL has its own proof of life; see presence.go.
 
 // sqliteStartup holds the lock file of one SQLite queue.
 type sqliteStartup struct {

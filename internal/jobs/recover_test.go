@@ -117,10 +117,7 @@ func TestSQLiteStartLeavesTheJobsOfALiveProcess(t *testing.T) {
 
 	// A second queue on the same database starts while the first one is
 	// still running the job: it must not take the job back.
-	other, err := b.newQueue(mailerFunc(func(context.Context, echogen.Mail) error { return nil }), newKeyring(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := newMailQueue(t, b)
 	other.RegisterJobs(e.svc)
 	start(t, other)
 	time.Sleep(500 * time.Millisecond) // several polls of both queues
