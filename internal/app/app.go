@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/echogen/server/internal/audio"
@@ -49,6 +50,7 @@ type App struct {
 	db       *database
 	queue    *jobs.Queue
 	handler  http.Handler
+	api      *httpapi.Server
 	accounts *echogen.AccountService
 	library  *echogen.LibraryService
 	jobs     *echogen.JobService
@@ -225,7 +227,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 			return nil, fmt.Errorf("job dashboard: %w", err)
 		}
 	}
-	handler := httpapi.NewServer(httpapi.Deps{
+	api := httpapi.NewServer(httpapi.Deps{
 		Admin:       dashboard,
 		AdminEmails: cfg.AdminEmails,
 		Accounts:    accounts,
@@ -252,7 +254,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		AuthAccountRateLimitPerMinute: cfg.AuthAccountRateLimitPerMinute,
 		PublicURL:                     cfg.PublicURL,
 	})
-	return &App{cfg: cfg, log: log, db: db, queue: queue, handler: tr.Middleware(handler), accounts: accounts, library: library,
+	return &App{cfg: cfg, log: log, db: db, queue: queue, handler: tr.Middleware(api), api: api, accounts: accounts, library: library,
 		jobs: jobService, blobs: media, tracing: tr}, nil
 }
 
@@ -307,6 +309,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(a.api.Drain) // event streams last as long as their jobs
 	attrs := []any{"addr", ln.Addr().String(), "role", a.cfg.Role, "database", a.db.name, "environment", a.cfg.Environment}
 	if working {
 		attrs = append(attrs, "worker_id", a.queue.WorkerID())
@@ -327,8 +330,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	httpErr := srv.Shutdown(shutdownCtx)
+	// Requests and running jobs finish side by side, on one deadline.
+	var httpErr error
+	var stopping sync.WaitGroup
+	stopping.Go(func() { httpErr = srv.Shutdown(shutdownCtx) })
 	queueErr := stopQueue(shutdownCtx)
+	stopping.Wait()
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		httpErr = errors.Join(httpErr, err)
 	}

@@ -41,6 +41,7 @@ const testJWTSecret = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 type testEnv struct {
 	t         *testing.T
 	srv       *httptest.Server
+	api       *httpapi.Server
 	clock     *echogentest.Clock
 	store     echogen.Store
 	accounts  *echogen.AccountService
@@ -167,7 +168,7 @@ func newTestEnv(t *testing.T, newStore func(*testing.T) echogen.Store, configure
 	}, o.opts)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &testEnv{t: t, srv: srv, clock: clock, store: store, accounts: accounts, library: library, blobs: media, mediaRoot: mediaRoot, buckets: testBuckets,
+	return &testEnv{t: t, srv: srv, api: api, clock: clock, store: store, accounts: accounts, library: library, blobs: media, mediaRoot: mediaRoot, buckets: testBuckets,
 		provider: provider, model: model, mail: mail, gotrue: gotrue, storage: storage, logs: logs, queue: queue, secrets: []string{testJWTSecret}}
 }
 

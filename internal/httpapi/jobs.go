@@ -68,6 +68,15 @@ type progressEvent struct {
 // process said it changed: the worker may be another process.
 const sseRecheck = 2 * time.Second
 
+// sseKeepAlive is how long a stream may stay silent before it sends a
+// comment, so that proxies do not close it as idle.
+const sseKeepAlive = 15 * time.Second
+
+// Drain ends every open event stream; the server calls it when it begins
+// shutting down, so that streams, which would otherwise last until their
+// job ends, do not hold the shutdown until its deadline.
+func (s *Server) Drain() { s.drainOnce.Do(func() { close(s.draining) }) }
+
 func (s *Server) accepted(j *echogen.Job) *acceptedJobOutput {
 	return &acceptedJobOutput{JobID: j.ID, Body: toJobResponse(j)}
 }
@@ -206,8 +215,13 @@ func (s *Server) streamJob(ctx context.Context, j *echogen.Job, changed <-chan s
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.draining:
+			return // the client reconnects with Last-Event-ID, to another process
 		case <-changed:
 		case <-recheck.C:
+			if time.Since(w.lastWrite) >= sseKeepAlive && w.comment("keep-alive") != nil {
+				return
+			}
 		}
 		next, err := s.jobs.Job(ctx, p, j.ID)
 		if err != nil {
@@ -219,12 +233,13 @@ func (s *Server) streamJob(ctx context.Context, j *echogen.Job, changed <-chan s
 
 // eventWriter writes server-sent events and flushes each one.
 type eventWriter struct {
-	w  io.Writer
-	rc *http.ResponseController
+	w         io.Writer
+	rc        *http.ResponseController
+	lastWrite time.Time
 }
 
 func newEventWriter(w io.Writer) *eventWriter {
-	ew := &eventWriter{w: w}
+	ew := &eventWriter{w: w, lastWrite: time.Now()}
 	if rw, ok := w.(http.ResponseWriter); ok {
 		ew.rc = http.NewResponseController(rw)
 		_ = ew.rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
@@ -237,7 +252,15 @@ func (e *eventWriter) send(id int64, event string, data any) error {
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(e.w, "id: %d\nevent: %s\ndata: %s\n\n", id, event, b); err != nil {
+	return e.write(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", id, event, b))
+}
+
+// comment sends an SSE comment, which clients ignore.
+func (e *eventWriter) comment(text string) error { return e.write(": " + text + "\n\n") }
+
+func (e *eventWriter) write(chunk string) error {
+	e.lastWrite = time.Now()
+	if _, err := io.WriteString(e.w, chunk); err != nil {
 		return err
 	}
 	if e.rc != nil {

@@ -438,3 +438,36 @@ func TestIngestStoresOnlyStorableText(t *testing.T) {
 		}
 	})
 }
+
+// TestDrainEndsEventStreams: at shutdown the server ends the progress
+// streams of jobs still running, instead of waiting for the jobs.
+func TestDrainEndsEventStreams(t *testing.T) {
+	e := newTestEnv(t, storeSQLite)
+	ada := e.signUp("ada@example.com")
+	hit := make(chan struct{}, 1)
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hit <- struct{}{}
+		<-r.Context().Done() // the page never comes
+	}))
+	defer site.Close()
+	id := e.do("POST", "/api/v1/content/ingest", ada.access, `{"url":"`+site.URL+`/slow"}`).object(t)["id"].(string)
+	select {
+	case <-hit:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the job never started")
+	}
+	streamed := make(chan []sseEvent, 1)
+	go func() { streamed <- e.readEvents(t, ada.access, id, "") }()
+	e.api.Drain()
+	select {
+	case events := <-streamed:
+		if len(events) == 0 || events[len(events)-1].data["status"] != "running" {
+			t.Errorf("events before the drain: %v", events)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stream outlived the drain")
+	}
+	if r := e.do("POST", "/api/v1/jobs/"+id+"/cancel", ada.access, ""); r.status != 200 {
+		t.Errorf("cancel: %d %s", r.status, r.raw)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humachi"
@@ -92,6 +93,9 @@ type Server struct {
 	authAcctLimit *ratelimit.Limiter
 
 	handler http.Handler
+
+	draining  chan struct{} // closed by Drain
+	drainOnce sync.Once
 }
 
 // NewServer returns the API as an http.Handler.
@@ -104,6 +108,7 @@ func NewServer(d Deps, opts Options) *Server {
 		d.Observer = echogen.NopObserver{}
 	}
 	s := &Server{
+		draining:      make(chan struct{}),
 		accounts:      d.Accounts,
 		library:       d.Library,
 		jobs:          d.Jobs,
