@@ -163,6 +163,10 @@ func TestClusterLosesNothing(t *testing.T) {
 		t.Error("the API's metrics lack the queue depth")
 	}
 	c.waitUntil(t, "every job finished", 5*time.Minute, func() bool { return c.count(t, finishedJobs) == jobs })
+	// River marks an entry completed a moment after its run returns.
+	c.waitUntil(t, "every queue entry settled", time.Minute, func() bool {
+		return c.count(t, `SELECT count(*) FROM river_job WHERE kind = 'echogen_job' AND state IN ('running', 'available')`) == 0
+	})
 	t.Logf("%d jobs in %s with a worker killed half way (%d of its jobs interrupted)", jobs, time.Since(start).Round(time.Second), interrupted)
 
 	for _, tc := range []struct {
