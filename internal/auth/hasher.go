@@ -10,8 +10,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/echogen/server/internal/echogen"
 )
 
 // Params are the argon2id cost parameters.
@@ -66,6 +69,9 @@ type PasswordHasher struct {
 	limit  Params // ceilings for parameters read from stored hashes
 	sem    chan struct{}
 	dummy  string // a well-formed hash no password matches, for VerifyDummy
+	// wait bounds the queue for a slot: past it the caller is told to come
+	// back later instead of waiting behind a burst it cannot see the end of.
+	wait time.Duration
 
 	// derive computes the key; tests replace it to observe concurrency.
 	derive func(password, salt []byte, p Params, keyLen uint32) []byte
@@ -88,6 +94,7 @@ func NewPasswordHasher(p Params, maxConcurrent int) (*PasswordHasher, error) {
 			Threads: max(verifyMaxThreads, p.Threads),
 		},
 		sem:    make(chan struct{}, maxConcurrent),
+		wait:   maxHashWait,
 		derive: argon2idKey,
 	}
 	// The dummy hash has the configured cost and a random key: verifying
@@ -136,13 +143,23 @@ func (h *PasswordHasher) VerifyDummy(ctx context.Context, password string) error
 	return err
 }
 
+// maxHashWait is how long a sign-in or sign-up waits for a hashing slot
+// before the server answers 503 with Retry-After.
+const maxHashWait = 10 * time.Second
+
 // run derives a key once a hashing slot is free, giving up when ctx ends
-// first.
+// or the wait grows too long.
 func (h *PasswordHasher) run(ctx context.Context, password, salt []byte, p Params, n uint32) ([]byte, error) {
+	timeout := time.NewTimer(h.wait)
+	defer timeout.Stop()
 	select {
 	case h.sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for a password hashing slot: %w", ctx.Err())
+	case <-timeout.C:
+		e := echogen.Errorf(echogen.KindUnavailable, "server_busy", "Too many sign-ins at once; try again in a few seconds")
+		e.RetryAfter = 5 * time.Second
+		return nil, e
 	}
 	defer func() { <-h.sem }()
 	return h.derive(password, salt, p, n), nil

@@ -8,8 +8,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/echogen/server/internal/echogen"
 )
 
 // testParams keep hashing cheap; the encoding and checks are the same as
@@ -281,5 +284,35 @@ func TestOpaqueToken(t *testing.T) {
 	// A known SHA-256 vector, so the stored form is stable across versions.
 	if got, want := hashToken("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; got != want {
 		t.Errorf("hashToken(abc) = %s, want %s", got, want)
+	}
+}
+
+// TestHasherBoundedWait: with every slot taken for longer than the wait
+// bound, a caller is told to come back later (503 with Retry-After)
+// instead of queueing without end.
+func TestHasherBoundedWait(t *testing.T) {
+	h := newTestHasher(t, testParams, 1)
+	h.wait = 20 * time.Millisecond
+	entered, release := make(chan struct{}), make(chan struct{})
+	h.derive = func(pw, salt []byte, p Params, n uint32) []byte {
+		entered <- struct{}{}
+		<-release
+		return argon2idKey(pw, salt, p, n)
+	}
+	held := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(context.Background(), "correct horse battery staple")
+		held <- err
+	}()
+	<-entered
+
+	_, err := h.Hash(context.Background(), "another password")
+	var e *echogen.Error
+	if !errors.As(err, &e) || e.Kind != echogen.KindUnavailable || e.Code != "server_busy" || e.RetryAfter <= 0 {
+		t.Errorf("Hash with every slot held = %v, want server_busy with a Retry-After", err)
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Errorf("the hash holding the slot: %v", err)
 	}
 }

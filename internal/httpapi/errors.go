@@ -113,12 +113,11 @@ func toErrorResponse(info *requestInfo, err error) *errorResponse {
 	switch de.Kind {
 	case echogen.KindUnauthenticated:
 		resp.headers = http.Header{"Www-Authenticate": {bearerChallenge(de.Code)}}
-	case echogen.KindRateLimited:
-		secs := int(math.Ceil(de.RetryAfter.Seconds()))
-		if secs < 1 {
-			secs = 1
+	case echogen.KindRateLimited, echogen.KindUnavailable:
+		if de.Kind == echogen.KindRateLimited || de.RetryAfter > 0 {
+			secs := max(int(math.Ceil(de.RetryAfter.Seconds())), 1)
+			resp.headers = http.Header{"Retry-After": {strconv.Itoa(secs)}}
 		}
-		resp.headers = http.Header{"Retry-After": {strconv.Itoa(secs)}}
 	}
 	return resp
 }
