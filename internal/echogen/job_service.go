@@ -183,6 +183,12 @@ func (s *JobService) Execute(ctx context.Context, id string) error {
 	if j.Status.Terminal() {
 		return nil // cancelled while queued, or already done by an earlier run
 	}
+	if j.Status == JobRunning && j.Attempt >= j.MaxAttempts {
+		// Every attempt started and none ended: each time, the process
+		// running it died (killed, out of memory). Another would too.
+		return s.finish(ctx, j, time.Now(), nil, Errorf(KindUnavailable, "worker_lost",
+			"the job's worker stopped during each of its %d attempts (killed or out of memory); it was not run again", j.Attempt))
+	}
 	h, ok := s.handlers[j.Type]
 	if !ok {
 		return s.finish(ctx, j, time.Now(), nil, Errorf(KindBadRequest, "unknown_job_type", "no handler for job type %q on this worker", j.Type))

@@ -132,3 +132,38 @@ func TestSQLiteStartLeavesTheJobsOfALiveProcess(t *testing.T) {
 		t.Errorf("status %s after %d runs", got.Status, slow.runs.Load())
 	}
 }
+
+// TestJobThatKillsEveryWorkerEnds: a job whose every attempt died with its
+// process (the row still "running", its attempts used up) is failed when
+// it comes round again, not run once more and not left running forever.
+func TestJobThatKillsEveryWorkerEnds(t *testing.T) {
+	b := backends(t)["sqlite"](t)
+	ctx := context.Background()
+	q := newMailQueue(t, b)
+	doomed := &testHandler{typ: "doomed", limit: echogen.JobLimits{MaxAttempts: 2, Timeout: time.Hour},
+		run: func(context.Context, int, echogen.JobRun) (map[string]any, error) {
+			return map[string]any{"ok": true}, nil
+		}}
+	svc := echogen.NewJobService(b.store, q, q.Events(), echogen.SystemClock{}, quiet, 10, nil)
+	svc.Register(doomed)
+	q.RegisterJobs(svc)
+	e := &jobEnv{svc: svc, queue: q, store: b.store, user: echogen.Principal{UserID: echogen.NewID()}}
+	j, err := svc.Enqueue(ctx, e.user, "doomed", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its second attempt started, and then its process died too.
+	if _, err := b.db.ExecContext(ctx, "UPDATE processing_jobs SET status = 'running', attempt = 2 WHERE id = ?", j.ID); err != nil {
+		t.Fatal(err)
+	}
+	asLeftByDeadProcess(t, b, j.QueueJobID, 2, `{}`)
+
+	start(t, q)
+	got := e.waitFor(t, j.ID, "failed", finished)
+	if got.Status != echogen.JobFailed || got.Error == nil || !strings.Contains(*got.Error, "stopped during each of its 2 attempts") {
+		t.Errorf("status %s, error %v", got.Status, got.Error)
+	}
+	if n := doomed.runs.Load(); n != 0 {
+		t.Errorf("run %d more times", n)
+	}
+}
