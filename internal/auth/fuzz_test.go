@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -62,33 +61,6 @@ func ecSigned(token string, pub *ecdsa.PublicKey) bool {
 	}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	return ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
-}
-
-// fuzzECJWK is ecJWK for a fuzz target: a fresh P-256 key and its JWK.
-func fuzzECJWK(tb testing.TB, kid string) (map[string]any, *ecdsa.PrivateKey) {
-	tb.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b, err := k.PublicKey.Bytes()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return map[string]any{"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256", "use": "sig", "key_ops": []string{"verify"},
-		"x": base64.RawURLEncoding.EncodeToString(b[1:33]), "y": base64.RawURLEncoding.EncodeToString(b[33:])}, k
-}
-
-// fuzzRSAJWK is rsaJWK for a fuzz target: the public JWK of a 2048-bit key.
-func fuzzRSAJWK(tb testing.TB, kid string) map[string]any {
-	tb.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return map[string]any{"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
-		"n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
-		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())}
 }
 
 // wantUnauthenticated fails unless err is a KindUnauthenticated
@@ -174,8 +146,8 @@ func FuzzTokenSignerParse(f *testing.F) {
 // a non-empty kid, ES256 with a P-256 point, or RS256 with a modulus of
 // 2048 to 8192 bits and a small odd exponent.
 func FuzzParseJWKS(f *testing.F) {
-	ec, _ := fuzzECJWK(f, "ec-1")
-	rs := fuzzRSAJWK(f, "rsa-1")
+	ec, _ := ecJWK(f, "ec-1")
+	rs := rsaJWK(f, "rsa-1", 2048)
 	for _, keys := range [][]map[string]any{
 		{ec},
 		{ec, rs},
@@ -330,7 +302,7 @@ func FuzzSupabaseKeySet(f *testing.F) {
 	claims := jwt.MapClaims{"sub": "6f1c1a52-4c3c-4d7e-9a43-1d2b3c4d5e6f", "session_id": "s", "role": "authenticated",
 		"aud": Audience, "exp": sbStart.Add(time.Hour).Unix()}
 	good := sign("k1", claims)
-	rs := fuzzRSAJWK(f, "k1")
+	rs := rsaJWK(f, "k1", 2048)
 	for _, c := range []struct {
 		keys  []map[string]any
 		token string

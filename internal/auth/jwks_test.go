@@ -23,7 +23,7 @@ import (
 	"github.com/echogen/server/internal/echogen/echogentest"
 )
 
-func ecJWK(t *testing.T, kid string) (map[string]any, *ecdsa.PrivateKey) {
+func ecJWK(t testing.TB, kid string) (map[string]any, *ecdsa.PrivateKey) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -42,7 +42,7 @@ var (
 	rsaKey  *rsa.PrivateKey
 )
 
-func rsaJWK(t *testing.T, kid string, bits int) map[string]any {
+func rsaJWK(t testing.TB, kid string, bits int) map[string]any {
 	t.Helper()
 	var k *rsa.PrivateKey
 	if bits == 2048 {
