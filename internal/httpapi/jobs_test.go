@@ -180,15 +180,7 @@ func TestIngestURLAndCancel(t *testing.T) {
 	defer site.Close()
 	defer close(release)
 
-	r := e.do("POST", "/api/v1/content/ingest", ada.access, `{"url":"`+site.URL+`/article"}`)
-	if r.status != http.StatusAccepted {
-		t.Fatalf("ingest: %d %s", r.status, r.raw)
-	}
-	job := e.waitJob(t, ada.access, r.object(t)["id"].(string))
-	if job["status"] != "succeeded" {
-		t.Fatalf("ingest job: %v", job)
-	}
-	content := e.do("GET", "/api/v1/content/"+job["result"].(map[string]any)["content_id"].(string), ada.access, "").object(t)
+	content := e.ingestURL(t, ada.access, site.URL+"/article")
 	md := content["markdown"].(string)
 	if !strings.Contains(md, "dissolved salts") || strings.Contains(md, "About us") || strings.Contains(md, "newsletter") {
 		t.Errorf("extracted markdown:\n%s", md)
@@ -198,7 +190,7 @@ func TestIngestURLAndCancel(t *testing.T) {
 	}
 
 	// Cancelling a running ingest stops its fetch.
-	r = e.do("POST", "/api/v1/content/ingest", ada.access, `{"url":"`+site.URL+`/slow"}`)
+	r := e.do("POST", "/api/v1/content/ingest", ada.access, `{"url":"`+site.URL+`/slow"}`)
 	id := r.object(t)["id"].(string)
 	select {
 	case <-hit:
@@ -411,6 +403,21 @@ func mustRequest(t *testing.T, method, url, token string) *http.Request {
 	return req
 }
 
+// ingestURL ingests a page through the API, waits for the job to succeed
+// and returns the content it saved.
+func (e *testEnv) ingestURL(t *testing.T, token, url string) map[string]any {
+	t.Helper()
+	r := e.do("POST", "/api/v1/content/ingest", token, `{"url":"`+url+`"}`)
+	if r.status != http.StatusAccepted {
+		t.Fatalf("ingest: %d %s", r.status, r.raw)
+	}
+	job := e.waitJob(t, token, r.object(t)["id"].(string))
+	if job["status"] != "succeeded" {
+		t.Fatalf("ingest job: %v", job)
+	}
+	return e.do("GET", "/api/v1/content/"+job["result"].(map[string]any)["content_id"].(string), token, "").object(t)
+}
+
 // TestIngestStoresOnlyStorableText: a page carrying NUL characters and
 // invalid UTF-8 (which PostgreSQL's text refuses) is saved cleaned, on
 // every store, rather than failing the job.
@@ -423,15 +430,7 @@ func TestIngestStoresOnlyStorableText(t *testing.T) {
 			w.Write([]byte("Tide\x00 tables\xff are printed a year ahead, and harbour masters plan every large ship's arrival around them.\n"))
 		}))
 		defer site.Close()
-		r := e.do("POST", "/api/v1/content/ingest", ada.access, `{"url":"`+site.URL+`/notes.txt"}`)
-		if r.status != http.StatusAccepted {
-			t.Fatalf("ingest: %d %s", r.status, r.raw)
-		}
-		job := e.waitJob(t, ada.access, r.object(t)["id"].(string))
-		if job["status"] != "succeeded" {
-			t.Fatalf("ingest job: %v", job)
-		}
-		content := e.do("GET", "/api/v1/content/"+job["result"].(map[string]any)["content_id"].(string), ada.access, "").object(t)
+		content := e.ingestURL(t, ada.access, site.URL+"/notes.txt")
 		md := content["markdown"].(string)
 		if !strings.Contains(md, "Tide tables") || strings.ContainsRune(md, 0) {
 			t.Errorf("stored markdown %q", md)
